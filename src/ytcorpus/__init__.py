@@ -1,0 +1,3 @@
+"""ytcorpus: YouTube and any audio/video source -> a clean text corpus."""
+
+__version__ = "0.1.0"

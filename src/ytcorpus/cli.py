@@ -1,0 +1,262 @@
+"""The `ytcorpus` command. Thin: each subcommand parses its flags and calls one function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Sequence
+
+from . import __version__
+from .errors import YtcorpusError
+
+log = logging.getLogger("ytcorpus")
+
+EPILOG = """\
+examples:
+  ytcorpus init
+  ytcorpus add https://www.youtube.com/watch?v=dQw4w9WgXcQ lecture.mp4 --priority 5
+  ytcorpus discover catalog --dry-run
+  ytcorpus work --exit-when-empty
+  ytcorpus stats --json
+  ytcorpus export corpus/ --format parquet
+
+The database is ./data.db unless --db or YTCORPUS_DB (or DB_URL) names another
+SQLite file or a postgresql:// URL.
+"""
+
+
+def _open(args):
+    from .queue import open_queue
+
+    return open_queue(args.db)
+
+
+# ---- subcommands ---------------------------------------------------------------------
+def cmd_init(args) -> int:
+    with _open(args) as q:
+        print(f"ready: {q.describe()}")
+    return 0
+
+
+def _read_sources(args) -> list[str]:
+    sources = list(args.sources)
+    for path in args.from_file or []:
+        try:
+            handle = sys.stdin if path == "-" else open(path, encoding="utf-8")
+        except OSError as exc:
+            raise YtcorpusError(f"--from-file {path}: {exc.strerror}") from exc
+        with handle:
+            for line in handle:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    sources.append(line)
+    return sources
+
+
+def cmd_add(args) -> int:
+    sources = _read_sources(args)
+    if not sources:
+        raise YtcorpusError("add: give at least one SOURCE or --from-file")
+    with _open(args) as q:
+        result = q.add(sources, priority=args.priority, source=args.source)
+    for bad in result.invalid:
+        print(f"invalid: {bad.source}: {bad.reason}", file=sys.stderr)
+    print(f"added {result.added}, already queued {result.duplicates}, "
+          f"invalid {len(result.invalid)}")
+    return 2 if result.invalid else 0
+
+
+def cmd_stats(args) -> int:
+    from .monitor import collect, format_stats
+
+    with _open(args) as q:
+        data = collect(q)
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(format_stats(data))
+    return 0
+
+
+def cmd_requeue(args) -> int:
+    if args.errors is None and not args.stale:
+        raise YtcorpusError("requeue: say what to requeue: --errors [KIND] and/or --stale")
+    with _open(args) as q:
+        if args.stale:
+            print(f"stale leases returned to pending: {q.reap_expired()}")
+        if args.errors is not None:
+            kind = args.errors or None
+            n = q.requeue_errors(kind)
+            print(f"errors requeued{' (' + kind + ')' if kind else ''}: {n}")
+    return 0
+
+
+def cmd_work(args) -> int:
+    from .worker import run_worker
+
+    return run_worker(args)
+
+
+def cmd_download(args) -> int:
+    from .fetch import download_command
+
+    return download_command(args)
+
+
+def cmd_transcribe(args) -> int:
+    from .transcribe import transcribe_command
+
+    return transcribe_command(args)
+
+
+def cmd_export(args) -> int:
+    from .export import export_command
+
+    return export_command(args)
+
+
+def cmd_monitor(args) -> int:
+    from .monitor import monitor_command
+
+    return monitor_command(args)
+
+
+def cmd_discover(args) -> int:
+    from .discover import discover_command
+
+    return discover_command(args)
+
+
+def cmd_migrate(args) -> int:
+    from .queue.migrate import migrate_command
+
+    return migrate_command(args)
+
+
+# ---- parser --------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(
+        prog="ytcorpus", formatter_class=fmt, epilog=EPILOG,
+        description="Turn YouTube (and any audio/video URL or file) into a text corpus.")
+    p.add_argument("--db", help="SQLite path or postgresql:// URL (default: $YTCORPUS_DB, "
+                                "$DB_URL, else ./data.db)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    p.add_argument("--version", action="version", version=f"ytcorpus {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("init", help="create or upgrade the database schema")
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("add", help="queue videos: YouTube URLs/ids, http(s) URLs, local files",
+                       description="Queue videos. A YouTube video is one row whatever URL form "
+                       "names it. Exits 2 if any source was invalid (the valid ones are added).")
+    s.add_argument("sources", nargs="*", metavar="SOURCE")
+    s.add_argument("--from-file", action="append", metavar="F",
+                   help="read one source per line ('-' for stdin; # comments)")
+    s.add_argument("--priority", type=int, default=0, help="higher is claimed first (default 0)")
+    s.add_argument("--source", metavar="LABEL", help="label stored with each row")
+    s.set_defaults(func=cmd_add)
+
+    s = sub.add_parser("stats", help="counts by status, hours and tokens completed")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_stats)
+
+    s = sub.add_parser("requeue", help="send failed or stale rows back to pending")
+    s.add_argument("--errors", nargs="?", const="", metavar="KIND",
+                   help="requeue rows in error (only KIND if given, e.g. network)")
+    s.add_argument("--stale", action="store_true",
+                   help="return rows whose worker's lease ran out")
+    s.set_defaults(func=cmd_requeue)
+
+    s = sub.add_parser("work", help="run one worker: claim, download, transcribe, store",
+                       description="One worker process (one GPU, or the CPU).")
+    s.add_argument("--device", help="auto|cpu|cuda|cuda:N (default auto)")
+    s.add_argument("--engine", choices=["transformers", "ctranslate2"],
+                   help="default: transformers on CUDA, ctranslate2 on CPU")
+    s.add_argument("--model", help="hub id, local directory, or a packaged short name "
+                                   "(tiny.en)")
+    s.add_argument("--batch-size", type=int, help="audio chunks per engine batch (default 16)")
+    s.add_argument("--download-threads", type=int, help="parallel downloads (default 2)")
+    s.add_argument("--prefetch", type=int, help="items downloaded ahead at most (default 8)")
+    s.add_argument("--lease", type=float, help="lease seconds, renewed by heartbeat (600)")
+    s.add_argument("--work-dir", help="temp audio folder (default ./work)")
+    s.add_argument("--max-videos", type=int, help="stop after this many videos")
+    s.add_argument("--exit-when-empty", action="store_true", default=None,
+                   help="exit when nothing is claimable and nothing is in flight")
+    s.add_argument("--name", help="worker name prefix (default host-device)")
+    s.set_defaults(func=cmd_work)
+
+    s = sub.add_parser("download", help="save audio files (no queue)")
+    s.add_argument("sources", nargs="+", metavar="URL_OR_ID")
+    s.add_argument("-o", "--output", default=".", metavar="DIR", help="folder (default .)")
+    s.add_argument("--skip-existing", action="store_true",
+                   help="skip ids whose file is already in DIR")
+    s.set_defaults(func=cmd_download)
+
+    s = sub.add_parser("transcribe", help="transcribe local files (no queue)")
+    s.add_argument("files", nargs="+", metavar="FILE")
+    s.add_argument("--engine", choices=["transformers", "ctranslate2"])
+    s.add_argument("--model")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--batch-size", type=int, default=8)
+    s.add_argument("--format", choices=["txt", "json", "srt", "vtt"], default="txt")
+    s.set_defaults(func=cmd_transcribe)
+
+    s = sub.add_parser("export", help="write completed transcripts as JSONL/Parquet",
+                       description="OUT ending in .jsonl, .jsonl.zst or .parquet is one file; "
+                       "any other OUT is a folder of numbered shards plus manifest.json.")
+    s.add_argument("out", metavar="OUT")
+    s.add_argument("--format", choices=["jsonl", "jsonl.zst", "parquet"])
+    s.add_argument("--shard-size", default="100000",
+                   help="rows per shard, or size like 500MB (default 100000 rows)")
+    s.add_argument("--since", help="only rows completed after this time (ISO or unix)")
+    s.add_argument("--min-tokens", type=int)
+    s.add_argument("--language")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("monitor", help="live dashboard (read-only)")
+    s.add_argument("--once", action="store_true", help="print one frame and exit")
+    s.add_argument("--interval", type=float, default=2.0, help="seconds between frames")
+    s.add_argument("--target", type=float, default=100e9, help="token target (default 100B)")
+    s.set_defaults(func=cmd_monitor)
+
+    from .discover import add_discover_parser
+
+    add_discover_parser(sub, cmd_discover)
+
+    s = sub.add_parser("migrate", help="copy a SQLite queue into PostgreSQL")
+    s.add_argument("--from", dest="src", required=True, metavar="SQLITE")
+    s.add_argument("--to", dest="dst", required=True, metavar="URL")
+    s.set_defaults(func=cmd_migrate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.verbose > 1 else logging.INFO
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose == 0:
+        for noisy in ("faster_whisper", "httpx", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return args.func(args) or 0
+    except YtcorpusError as exc:
+        from .queue import redact
+
+        print(f"ytcorpus: error: {redact(str(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

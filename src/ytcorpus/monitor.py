@@ -1,0 +1,189 @@
+"""Numbers about the queue (`stats`) and a live dashboard over them (`monitor`).
+
+Read-only on the database: it never claims, reaps or writes.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from typing import Any
+
+from .queue import Queue, open_queue
+from .tokens import TOKENIZER_NAME
+
+WINDOWS = {"last_5m": 300.0, "last_1h": 3600.0}
+HISTORY_BUCKETS = 30  # one bar per 2 minutes over the last hour
+SPARK = " ▁▂▃▄▅▆▇█"
+
+
+def _ts(text: str | None) -> float:
+    if not text:
+        return 0.0
+    return float(calendar.timegm(time.strptime(text[:19], "%Y-%m-%d %H:%M:%S")))
+
+
+def collect(q: Queue, *, target_tokens: float = 100e9, now: float | None = None) -> dict[str, Any]:
+    """Everything `stats --json` and the monitor show, as one plain dict."""
+    now = time.time() if now is None else now
+    s = q.stats()
+    workers = q.workers()
+    recent = q.recent_completions(now - max(WINDOWS.values()))
+    data: dict[str, Any] = {
+        "total": s.total, "pending": s.pending, "processing": s.processing,
+        "completed": s.completed, "error": s.error,
+        "waiting_retry": s.waiting_retry,
+        "audio_seconds_completed": round(s.audio_seconds_completed, 3),
+        "audio_hours_completed": round(s.audio_seconds_completed / 3600, 3),
+        "tokens_completed": s.tokens_completed,
+        "tokenizer": TOKENIZER_NAME,
+        "errors_by_kind": s.errors_by_kind,
+        "active_workers": sum(1 for w in workers if w["alive"]),
+        "database": q.describe(),
+    }
+    for key, span in WINDOWS.items():
+        rows = [r for r in recent if _ts(r["completed_at"]) >= now - span]
+        audio = sum(r["duration_seconds"] or 0 for r in rows)
+        tokens = sum(r["tokens"] or 0 for r in rows)
+        data[key] = {"videos": len(rows), "audio_seconds": round(audio, 3),
+                     "tokens": tokens, "x_realtime": round(audio / span, 3),
+                     "tokens_per_second": round(tokens / span, 3)}
+    data["x_realtime_5m"] = data["last_5m"]["x_realtime"]
+    data["x_realtime_1h"] = data["last_1h"]["x_realtime"]
+    rate = data["last_1h"]["tokens_per_second"] or data["last_5m"]["tokens_per_second"]
+    remaining = max(0.0, target_tokens - s.tokens_completed)
+    data["target_tokens"] = int(target_tokens)
+    data["eta_seconds"] = round(remaining / rate) if rate > 0 else None
+    data["workers"] = [_worker_row(w, recent, now) for w in workers]
+    data["history"] = _history(recent, now)
+    return data
+
+
+def _worker_row(w: dict, recent: list[dict], now: float) -> dict:
+    mine = [r for r in recent if r["worker"] == w["worker"]]
+    row = {"worker": w["worker"], "alive": w["alive"], "device": w["device"],
+           "model": w["model"], "last_seen_s_ago": round(now - (w["last_seen"] or now), 1)}
+    for key, span in WINDOWS.items():
+        audio = sum(r["duration_seconds"] or 0 for r in mine if _ts(r["completed_at"]) >= now - span)
+        # a worker that started inside the window is measured over its own lifetime
+        lived = max(1.0, min(span, now - (w["started_at"] or now)))
+        row[f"x_realtime_{key[5:]}"] = round(audio / lived, 3)
+    return row
+
+
+def _history(recent: list[dict], now: float) -> list[float]:
+    """Audio seconds completed per bucket over the last hour, oldest first."""
+    width = 3600.0 / HISTORY_BUCKETS
+    buckets = [0.0] * HISTORY_BUCKETS
+    for r in recent:
+        age = now - _ts(r["completed_at"])
+        if 0 <= age < 3600:
+            buckets[HISTORY_BUCKETS - 1 - int(age // width)] += r["duration_seconds"] or 0
+    return [round(b, 1) for b in buckets]
+
+
+def sparkline(values: list[float]) -> str:
+    top = max(values) if values else 0
+    if top <= 0:
+        return SPARK[0] * len(values)
+    return "".join(SPARK[min(8, int(round(v / top * 8)))] for v in values)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a (no recent throughput)"
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    return f"{days}d {hours}h {rest // 60}m" if days else f"{hours}h {rest // 60}m"
+
+
+def format_stats(d: dict) -> str:
+    lines = [
+        f"database      {d['database']}",
+        f"videos        {d['total']:,} total: {d['pending']:,} pending "
+        f"({d['waiting_retry']:,} waiting retry), {d['processing']:,} processing, "
+        f"{d['completed']:,} completed, {d['error']:,} error",
+        f"audio done    {d['audio_hours_completed']:,.2f} h",
+        f"tokens done   {d['tokens_completed']:,} ({d['tokenizer']})",
+        f"throughput    {d['x_realtime_5m']:,.1f}x realtime (5 min), "
+        f"{d['x_realtime_1h']:,.1f}x (1 h)",
+        f"workers       {d['active_workers']:,} active",
+    ]
+    if d["errors_by_kind"]:
+        kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(d["errors_by_kind"].items()))
+        lines.append(f"errors        {kinds}")
+    return "\n".join(lines)
+
+
+def render(d: dict):
+    """One dashboard frame as a rich renderable."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("videos", f"{d['total']:,} total  [yellow]{d['pending']:,} pending[/] "
+                 f"({d['waiting_retry']:,} waiting retry)  [cyan]{d['processing']:,} processing"
+                 f"[/]  [green]{d['completed']:,} completed[/]  [red]{d['error']:,} error[/]")
+    head.add_row("audio", f"{d['audio_hours_completed']:,.2f} hours completed")
+    pct = 100.0 * d["tokens_completed"] / d["target_tokens"] if d["target_tokens"] else 0.0
+    head.add_row("tokens", f"{d['tokens_completed']:,} of {d['target_tokens']:,} "
+                 f"({pct:.6f}%)  tokenizer: {d['tokenizer']}")
+    head.add_row("speed", f"{d['x_realtime_5m']:,.1f}x realtime (5 min)   "
+                 f"{d['x_realtime_1h']:,.1f}x realtime (1 h)")
+    head.add_row("ETA", _duration(d["eta_seconds"]))
+    head.add_row("last hour", sparkline(d["history"]))
+    if d["errors_by_kind"]:
+        head.add_row("errors", "  ".join(f"{k}: {v:,}" for k, v in
+                                          sorted(d["errors_by_kind"].items())))
+    workers = Table(title=f"workers ({d['active_workers']:,} active)", expand=True)
+    for col in ("worker", "state", "device", "model", "x RT 5m", "x RT 1h", "seen"):
+        workers.add_column(col)
+    for w in d["workers"]:
+        state = "[green]active[/]" if w["alive"] else "[red]gone[/]"
+        workers.add_row(w["worker"], state, w["device"] or "", w["model"] or "",
+                        f"{w['x_realtime_5m']:,.1f}", f"{w['x_realtime_1h']:,.1f}",
+                        f"{w['last_seen_s_ago']:,.0f}s ago")
+    return Panel(Group(head, workers), title=f"ytcorpus — {d['database']}")
+
+
+def monitor_command(args) -> int:
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console()
+    with open_queue(args.db) as q:
+        if args.once:
+            console.print(render(collect(q, target_tokens=args.target)))
+            return 0
+        with Live(render(collect(q, target_tokens=args.target)), console=console,
+                  refresh_per_second=4, screen=False) as live:
+            try:
+                while True:
+                    time.sleep(max(0.2, args.interval))
+                    live.update(render(collect(q, target_tokens=args.target)))
+            except KeyboardInterrupt:
+                pass
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python monitor.py [args]` is `ytcorpus monitor [args]`."""
+    import sys
+
+    from .cli import main as cli_main
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    head: list[str] = []
+    rest: list[str] = []
+    it = iter(argv)
+    for arg in it:  # --db is a global flag of `ytcorpus`; accept it anywhere here
+        if arg == "--db":
+            head = ["--db", next(it, "")]
+        elif arg.startswith("--db="):
+            head = ["--db", arg[5:]]
+        else:
+            rest.append(arg)
+    return cli_main([*head, "monitor", *rest])

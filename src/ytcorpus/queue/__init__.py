@@ -1,0 +1,53 @@
+"""The video queue. `open_queue(db)` picks the backend from the address."""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import ConfigError
+from .base import Queue, parse_since, utc_text
+
+DEFAULT_DB = "./data.db"
+
+__all__ = ["Queue", "open_queue", "resolve_db", "redact", "parse_since", "utc_text"]
+
+
+def resolve_db(db: str | os.PathLike | None = None) -> str:
+    """--db flag < YTCORPUS_DB < DB_URL (the original's name) < ./data.db"""
+    if db:
+        return str(db)
+    return os.environ.get("YTCORPUS_DB") or os.environ.get("DB_URL") or DEFAULT_DB
+
+
+def is_postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def redact(db: str) -> str:
+    """A database address with any password replaced, fit for logs and errors."""
+    if not is_postgres(db):
+        return db
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(db)
+    if parts.password is None:
+        return db
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def open_queue(db: str | os.PathLike | None = None, **options) -> Queue:
+    """Open (and create or upgrade) the queue at a SQLite path or postgresql:// URL."""
+    address = resolve_db(db)
+    if is_postgres(address):
+        from .postgres import PostgresQueue
+
+        return PostgresQueue(address, **options)
+    if "://" in address:
+        raise ConfigError(f"unsupported database address {redact(address)!r}: "
+                          "use a SQLite file path or postgresql://...")
+    from .sqlite import SqliteQueue
+
+    return SqliteQueue(address, **options)

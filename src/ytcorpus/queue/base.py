@@ -1,0 +1,382 @@
+"""The queue contract and its semantics, written once for both SQL backends.
+
+A backend supplies a connection, a transaction that holds the write lock
+(`_write_tx`), its dialect of INSERT-if-new and of the claim statement, and the
+schema bootstrap. Everything else — leases, retries with backoff, completion only
+by the lease holder — lives here, so SQLite and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from abc import ABC, abstractmethod
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator, Sequence
+
+from ..errors import VideoError, YtcorpusError, video_error
+from ..ids import parse_source
+from ..models import AddResult, Claim, InvalidSource, Result, Stats, Video
+from .schema import EXPORT_FIELDS
+
+ADD_BATCH = 5000
+
+
+def utc_text(ts: float | None = None) -> str:
+    """Timestamps as the original stored them: 'YYYY-MM-DD HH:MM:SS' in UTC."""
+    moment = datetime.fromtimestamp(time.time() if ts is None else ts, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_since(value: str) -> str:
+    """Accept ISO dates/times or a unix timestamp; return the stored text form."""
+    value = value.strip()
+    try:
+        return utc_text(float(value))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise YtcorpusError(f"--since: not a date/time: {value!r}") from exc
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+class Queue(ABC):
+    """A deduplicated work queue of videos. See DESIGN.md, 'Queue semantics'."""
+
+    backend = "abstract"
+
+    def __init__(self, *, max_attempts: int = 5, retry_base_s: float = 60.0,
+                 retry_max_s: float = 6 * 3600.0):
+        self.max_attempts = max_attempts
+        self.retry_base_s = retry_base_s
+        self.retry_max_s = retry_max_s
+
+    # ---- backend hooks -------------------------------------------------------------
+    @abstractmethod
+    def _write_tx(self): ...  # context manager yielding a cursor under the write lock
+
+    @abstractmethod
+    def _read_tx(self): ...  # context manager yielding a cursor for reads
+
+    @abstractmethod
+    def _insert_new(self, cur, rows: list[tuple]) -> int:
+        """Insert rows, skipping ids already present; return how many were new."""
+
+    @abstractmethod
+    def _claim_rows(self, cur, worker: str, n: int, lease_until: float, now: float) -> list:
+        """Atomically move up to n claimable rows to processing and return them."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the queue lives, safe to print (no password)."""
+
+    def _q(self, sql: str) -> str:
+        return sql
+
+    def _exec(self, cur, sql: str, params: Sequence[Any] = ()):
+        cur.execute(self._q(sql), tuple(params))
+        return cur
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- adding --------------------------------------------------------------------
+    def add(self, videos: Iterable[Video | str], *, priority: int | None = None,
+            source: str | None = None) -> AddResult:
+        """Queue videos (Video rows or raw sources). Idempotent; invalid input is
+        reported in the result and never inserted."""
+        result = AddResult()
+        batch: list[tuple] = []
+        for item in videos:
+            if isinstance(item, Video):
+                video = item
+            else:
+                try:
+                    video_id, url = parse_source(str(item))
+                except YtcorpusError as exc:
+                    result.invalid.append(InvalidSource(str(item), str(exc)))
+                    continue
+                video = Video(video_id=video_id, url=url)
+            batch.append(self._row(video, priority, source))
+            if len(batch) >= ADD_BATCH:
+                self._flush(batch, result)
+                batch = []
+        if batch:
+            self._flush(batch, result)
+        return result
+
+    @staticmethod
+    def _row(video: Video, priority: int | None, source: str | None) -> tuple:
+        return (
+            video.video_id, video.url, video.title, video.course, video.university,
+            video.duration_seconds, priority if priority is not None else video.priority,
+            source if source is not None else video.source, video.channel, video.license,
+        )
+
+    def _flush(self, batch: list[tuple], result: AddResult) -> None:
+        with self._write_tx() as cur:
+            added = self._insert_new(cur, batch)
+        result.added += added
+        result.duplicates += len(batch) - added
+
+    # ---- claiming and leases -------------------------------------------------------
+    def claim(self, worker: str, n: int = 1, lease_s: float = 600.0) -> list[Claim]:
+        """Atomically take up to n pending rows (highest priority, then oldest)."""
+        if n <= 0:
+            return []
+        now = time.time()
+        with self._write_tx() as cur:
+            rows = self._claim_rows(cur, worker, n, now + lease_s, now)
+        rows = sorted(rows, key=lambda r: (-(r["priority"] or 0), r["id"]))
+        return [
+            Claim(video_id=r["video_id"], url=r["url"], title=r["title"],
+                  duration_seconds=r["duration_seconds"], attempts=r["attempts"] or 0,
+                  priority=r["priority"] or 0)
+            for r in rows
+        ]
+
+    def heartbeat(self, worker: str, video_ids: Sequence[str], lease_s: float = 600.0) -> int:
+        """Renew the leases this worker holds; returns how many it still holds."""
+        now = time.time()
+        renewed = 0
+        with self._write_tx() as cur:
+            self._exec(cur, "UPDATE workers SET last_seen = ?, lease_s = ? WHERE worker = ?",
+                       (now, lease_s, worker))
+            for chunk in _chunks(list(video_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                self._exec(
+                    cur,
+                    f"UPDATE videos SET lease_until = ? WHERE status = 'processing' "
+                    f"AND worker = ? AND video_id IN ({marks})",
+                    (now + lease_s, worker, *chunk),
+                )
+                renewed += cur.rowcount
+        return renewed
+
+    def release(self, worker: str, video_ids: Sequence[str]) -> int:
+        """Give rows back to pending without counting an attempt."""
+        released = 0
+        with self._write_tx() as cur:
+            for chunk in _chunks(list(video_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                self._exec(
+                    cur,
+                    f"UPDATE videos SET status = 'pending', worker = NULL, lease_until = NULL "
+                    f"WHERE status = 'processing' AND worker = ? AND video_id IN ({marks})",
+                    (worker, *chunk),
+                )
+                released += cur.rowcount
+        return released
+
+    def reap_expired(self) -> int:
+        """Rows whose lease ran out (their worker died) go back to pending."""
+        with self._write_tx() as cur:
+            self._exec(
+                cur,
+                "UPDATE videos SET status = 'pending', worker = NULL, lease_until = NULL "
+                "WHERE status = 'processing' AND (lease_until IS NULL OR lease_until < ?)",
+                (time.time(),),
+            )
+            return cur.rowcount
+
+    # ---- results -------------------------------------------------------------------
+    _COMPLETE_SQL = (
+        "UPDATE videos SET status = 'completed', transcript = ?, segments = ?, "
+        "duration_seconds = ?, processing_time_seconds = ?, speed_ratio = ?, language = ?, "
+        "model = ?, tokens = ?, title = COALESCE(?, title), channel = COALESCE(?, channel), "
+        "license = COALESCE(?, license), completed_at = ?, lease_until = NULL, "
+        "error_kind = NULL, error = NULL "
+        "WHERE video_id = ? AND status = 'processing' AND worker = ?"
+    )
+
+    def complete(self, worker: str, video_id: str, result: Result) -> bool:
+        """Store a transcript; only while `worker` holds the row. False otherwise."""
+        return self.complete_many(worker, [(video_id, result)])[0]
+
+    def complete_many(self, worker: str, items: Sequence[tuple[str, Result]]) -> list[bool]:
+        """Store several results in one transaction (one per engine batch)."""
+        if not items:
+            return []
+        stamp = utc_text()
+        done: list[bool] = []
+        with self._write_tx() as cur:
+            for video_id, result in items:
+                if not isinstance(result, Result):
+                    raise TypeError("complete() takes a ytcorpus.models.Result")
+                segments = json.dumps([s.to_dict() for s in result.segments], ensure_ascii=False)
+                self._exec(cur, self._COMPLETE_SQL, (
+                    result.transcript, segments, result.duration_seconds,
+                    result.processing_time_seconds, result.speed_ratio, result.language,
+                    result.model, result.tokens, result.title, result.channel, result.license,
+                    stamp, video_id, worker,
+                ))
+                done.append(cur.rowcount == 1)
+        return done
+
+    def update_metadata(self, worker: str, video_id: str, **fields: Any) -> None:
+        """Fill title/channel/license/duration learnt while fetching."""
+        allowed = {"title", "channel", "license", "duration_seconds", "language"}
+        pairs = [(k, v) for k, v in fields.items() if k in allowed and v is not None]
+        if not pairs:
+            return
+        sets = ", ".join(f"{k} = ?" for k, _ in pairs)
+        with self._write_tx() as cur:
+            self._exec(cur, f"UPDATE videos SET {sets} WHERE video_id = ? AND worker = ?",
+                       (*[v for _, v in pairs], video_id, worker))
+
+    def backoff_s(self, attempts: int) -> float:
+        """Exponential backoff with +-25% jitter, capped."""
+        base = min(self.retry_max_s, self.retry_base_s * (2 ** max(0, attempts - 1)))
+        return base * random.uniform(0.75, 1.25)
+
+    def fail(self, worker: str, video_id: str, error: BaseException | str) -> str | None:
+        """Record a failure. Permanent -> 'error'; retryable -> 'pending' with backoff,
+        'error' after max_attempts. Returns the new status, or None if not held."""
+        if not isinstance(error, VideoError):
+            kind = getattr(error, "kind", None) or "engine"
+            error = video_error(kind, str(error) or type(error).__name__, video_id)
+        message = str(error)[:2000]
+        with self._write_tx() as cur:
+            self._exec(cur, "SELECT attempts FROM videos WHERE video_id = ? AND "
+                            "status = 'processing' AND worker = ?" + self._for_update,
+                       (video_id, worker))
+            row = cur.fetchone()
+            if row is None:
+                return None
+            attempts = (row["attempts"] or 0) + 1
+            if error.retryable and attempts < self.max_attempts:
+                status, not_before = "pending", time.time() + self.backoff_s(attempts)
+            else:
+                status, not_before = "error", 0.0
+            self._exec(
+                cur,
+                "UPDATE videos SET status = ?, attempts = ?, not_before = ?, error_kind = ?, "
+                "error = ?, worker = CASE WHEN ? = 'error' THEN worker ELSE NULL END, "
+                "lease_until = NULL WHERE video_id = ? AND worker = ?",
+                (status, attempts, not_before, error.kind, message, status, video_id, worker),
+            )
+        return status
+
+    _for_update = ""
+
+    def requeue_errors(self, kind: str | None = None) -> int:
+        """Put errored rows (all, or one kind) back to pending with a fresh attempt count."""
+        sql = ("UPDATE videos SET status = 'pending', attempts = 0, not_before = 0, "
+               "worker = NULL, error_kind = NULL, error = NULL WHERE status = 'error'")
+        params: tuple = ()
+        if kind:
+            sql += " AND error_kind = ?"
+            params = (kind,)
+        with self._write_tx() as cur:
+            self._exec(cur, sql, params)
+            return cur.rowcount
+
+    # ---- workers -------------------------------------------------------------------
+    def register_worker(self, worker: str, *, host: str = "", device: str = "",
+                        model: str = "", lease_s: float = 600.0) -> None:
+        now = time.time()
+        with self._write_tx() as cur:
+            self._exec(cur, "DELETE FROM workers WHERE worker = ?", (worker,))
+            self._exec(cur, "INSERT INTO workers (worker, host, device, model, started_at, "
+                            "last_seen, lease_s, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
+                       (worker, host, device, model, now, now, lease_s))
+
+    def unregister_worker(self, worker: str) -> None:
+        with self._write_tx() as cur:
+            self._exec(cur, "UPDATE workers SET state = 'stopped', last_seen = ? "
+                            "WHERE worker = ?", (time.time(), worker))
+
+    def workers(self) -> list[dict]:
+        """Every registered worker with `alive` (heartbeat within its lease)."""
+        now = time.time()
+        with self._read_tx() as cur:
+            self._exec(cur, "SELECT worker, host, device, model, started_at, last_seen, "
+                            "lease_s, state FROM workers ORDER BY started_at")
+            rows = [dict(r) for r in cur.fetchall()]
+        for r in rows:
+            r["alive"] = (r["state"] == "running"
+                          and (r["last_seen"] or 0) + (r["lease_s"] or 0) > now)
+        return rows
+
+    # ---- reading -------------------------------------------------------------------
+    def stats(self) -> Stats:
+        s = Stats()
+        with self._read_tx() as cur:
+            self._exec(cur, "SELECT status, COUNT(*) AS n FROM videos GROUP BY status")
+            for r in cur.fetchall():
+                if r["status"] in ("pending", "processing", "completed", "error"):
+                    setattr(s, r["status"], int(r["n"]))
+                s.total += int(r["n"])
+            self._exec(cur, "SELECT COALESCE(SUM(duration_seconds), 0) AS a, "
+                            "COALESCE(SUM(tokens), 0) AS t FROM videos WHERE status = 'completed'")
+            r = cur.fetchone()
+            s.audio_seconds_completed = float(r["a"] or 0)
+            s.tokens_completed = int(r["t"] or 0)
+            self._exec(cur, "SELECT COALESCE(error_kind, 'unknown') AS k, COUNT(*) AS n "
+                            "FROM videos WHERE status = 'error' GROUP BY error_kind")
+            s.errors_by_kind = {r["k"]: int(r["n"]) for r in cur.fetchall()}
+            self._exec(cur, "SELECT COUNT(*) AS n FROM videos WHERE status = 'pending' "
+                            "AND not_before > ?", (time.time(),))
+            s.waiting_retry = int(cur.fetchone()["n"])
+        s.active_workers = sum(1 for w in self.workers() if w["alive"])
+        return s
+
+    def recent_completions(self, since_ts: float) -> list[dict]:
+        """Rows completed since a time: worker, completed_at, duration_seconds, tokens."""
+        with self._read_tx() as cur:
+            self._exec(cur, "SELECT worker, completed_at, duration_seconds, tokens FROM videos "
+                            "WHERE status = 'completed' AND completed_at >= ?",
+                       (utc_text(since_ts),))
+            return [dict(r) for r in cur.fetchall()]
+
+    def get(self, video_id: str) -> dict | None:
+        with self._read_tx() as cur:
+            self._exec(cur, "SELECT * FROM videos WHERE video_id = ?", (video_id,))
+            row = cur.fetchone()
+        return dict(row) if row is not None else None
+
+    def iter_completed(self, since: str | None = None, *, min_tokens: int | None = None,
+                       language: str | None = None, page: int = 1000) -> Iterator[dict]:
+        """Stream completed rows in id order, one page at a time (flat memory)."""
+        where = ["status = 'completed'", "id > ?"]
+        extra: list[Any] = []
+        if since:
+            where.append("completed_at > ?")
+            extra.append(parse_since(since))
+        if min_tokens is not None:
+            where.append("tokens >= ?")
+            extra.append(min_tokens)
+        if language:
+            where.append("language = ?")
+            extra.append(language)
+        sql = (f"SELECT {', '.join(EXPORT_FIELDS)} FROM videos WHERE {' AND '.join(where)} "
+               f"ORDER BY id LIMIT {int(page)}")
+        last = 0
+        while True:
+            with self._read_tx() as cur:
+                self._exec(cur, sql, (last, *extra))
+                rows = cur.fetchall()
+            if not rows:
+                return
+            for row in rows:
+                record = dict(row)
+                record["segments"] = json.loads(record["segments"] or "[]")
+                yield record
+            last = rows[-1]["id"]
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
