@@ -20,10 +20,15 @@ _INSERT = (
     "INSERT OR IGNORE INTO videos (video_id, url, title, course, university, "
     "duration_seconds, priority, source, channel, license) VALUES (?,?,?,?,?,?,?,?,?,?)"
 )
+# INDEXED BY: without table statistics the planner prefers idx_videos_status and sorts
+# every pending row (measured: 89 claims/s instead of thousands).
+CLAIMABLE = (
+    "SELECT id FROM videos INDEXED BY idx_videos_pending WHERE status = 'pending' "
+    "AND not_before <= ? ORDER BY priority DESC, id LIMIT ?"
+)
 _CLAIM = (
     "UPDATE videos SET status = 'processing', worker = ?, lease_until = ? "
-    "WHERE id IN (SELECT id FROM videos WHERE status = 'pending' AND not_before <= ? "
-    "ORDER BY priority DESC, id LIMIT ?) "
+    f"WHERE id IN ({CLAIMABLE}) "
     "RETURNING id, video_id, url, title, duration_seconds, attempts, priority"
 )
 
