@@ -127,3 +127,29 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory):
+    """Generated audio in every container the tests use (made once per session)."""
+    from media import FORMATS, tone, write_audio
+
+    root = tmp_path_factory.mktemp("media")
+    for ext in FORMATS:
+        write_audio(root / f"tone3.{ext}", tone(3.0))
+    write_audio(root / "tone10.webm", tone(10.0, freq=300))
+    (root / "page.html").write_text("<html><body><p>No media here.</p></body></html>")
+    (root / "two.html").write_text(
+        '<html><body><audio src="tone3.mp3"></audio><audio src="tone3.ogg"></audio></body></html>')
+    (root / "notes.txt").write_text("plain text, not audio\n" * 50)
+    (root / "empty.mp3").write_bytes(b"")
+    return root
+
+
+@pytest.fixture(scope="session")
+def media_server(media_dir):
+    from media import MediaServer
+
+    server = MediaServer(media_dir)
+    yield server
+    server.close()

@@ -1,0 +1,192 @@
+"""Real yt-dlp downloads from a real HTTP server on 127.0.0.1, and the error mapping."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from conftest import run_cli
+from ytcorpus.config import FetchConfig
+from ytcorpus.errors import PermanentError, RetryableError, VideoError
+from ytcorpus.fetch import Fetcher, ProxyPool, classify
+from ytcorpus.ids import parse_source
+from ytcorpus.prefetch import Prefetcher
+
+
+@pytest.fixture
+def fetcher(tmp_path):
+    return Fetcher(FetchConfig(work_dir=str(tmp_path / "work"), retries=0, socket_timeout=5))
+
+
+def _fetch(fetcher, url):
+    video_id, norm = parse_source(url)
+    return fetcher.fetch(video_id, norm)
+
+
+@pytest.mark.parametrize("ext", ["webm", "m4a", "mp3", "ogg", "wav"])
+def test_downloads_each_container_through_the_generic_extractor(fetcher, media_server,
+                                                                 media_dir, ext):
+    got = _fetch(fetcher, media_server.url(f"tone3.{ext}"))
+    assert got.owned and got.path.parent == fetcher.work_dir
+    assert got.path.name.startswith(got.video_id)  # named by id, never by title
+    assert got.path.read_bytes() == (media_dir / f"tone3.{ext}").read_bytes()
+    assert got.info["title"] == "tone3"
+    got.cleanup()
+    assert not list(fetcher.work_dir.iterdir())
+
+
+def test_local_file_is_used_in_place_and_never_deleted(fetcher, media_dir):
+    got = _fetch(fetcher, str(media_dir / "tone3.flac"))
+    assert not got.owned and got.path == media_dir / "tone3.flac"
+    got.cleanup()
+    assert (media_dir / "tone3.flac").exists()
+
+
+def test_html_page_with_two_audio_tags_takes_the_first(fetcher, media_server, media_dir):
+    got = _fetch(fetcher, media_server.url("two.html"))
+    assert got.path.read_bytes() == (media_dir / "tone3.mp3").read_bytes()
+
+
+@pytest.mark.parametrize("route,name,error,kind", [
+    ("404", "tone3.webm", PermanentError, "not_found"),
+    ("503", "tone3.webm", RetryableError, "server_error"),
+    ("truncate", "tone10.webm", RetryableError, "network"),
+    ("files", "page.html", PermanentError, "unsupported"),
+    ("empty", "x.mp3", PermanentError, "no_audio"),
+])
+def test_failures_are_typed(fetcher, media_server, route, name, error, kind):
+    with pytest.raises(error) as info:
+        _fetch(fetcher, media_server.url(name, route))
+    assert info.value.kind == kind
+    assert not [p for p in fetcher.work_dir.glob("*") if p.is_file()]  # no partial files
+
+
+def test_429_then_200_succeeds_on_retry(fetcher, media_server):
+    url = media_server.url("tone3.ogg", "flaky429")
+    with pytest.raises(RetryableError) as info:
+        _fetch(fetcher, url)
+    assert info.value.kind == "rate_limited"
+    assert _fetch(fetcher, url).path.stat().st_size > 0
+
+
+def test_dead_server_is_retryable(fetcher):
+    with pytest.raises(RetryableError):
+        _fetch(fetcher, "http://127.0.0.1:9/nothing.mp3")
+
+
+def test_unsafe_ids_are_refused(fetcher, media_server):
+    with pytest.raises(PermanentError):
+        fetcher.fetch("../../etc/passwd", media_server.url("tone3.mp3"))
+
+
+# Messages as yt-dlp raises them for YouTube (reasons from the player response).
+YTDLP_MESSAGES = [
+    ("ERROR: [youtube] abcdefghijk: Private video. Sign in if you've been granted access "
+     "to this video. Use --cookies-from-browser or --cookies for the authentication.", "private"),
+    ("ERROR: [youtube] abcdefghijk: Video unavailable", "unavailable"),
+    ("ERROR: [youtube] abcdefghijk: Video unavailable. This video has been removed by the "
+     "uploader", "unavailable"),
+    ("ERROR: [youtube] abcdefghijk: Sign in to confirm you're not a bot. Use "
+     "--cookies-from-browser or --cookies for the authentication.", "bot_check"),
+    ("ERROR: [youtube] abcdefghijk: Sign in to confirm you\u2019re not a bot", "bot_check"),
+    ("ERROR: [youtube] abcdefghijk: Join this channel to get access to members-only content "
+     "like this video, and other exclusive perks.", "members_only"),
+    ("ERROR: [youtube] abcdefghijk: This video is available to this channel's members on "
+     "level: Tier 1", "members_only"),
+    ("ERROR: [youtube] abcdefghijk: Sign in to confirm your age. This video may be "
+     "inappropriate for some users.", "age_restricted"),
+    ("ERROR: [youtube] abcdefghijk: This live event will begin in a few moments.", "live"),
+    ("ERROR: [youtube] abcdefghijk: Premieres in 5 hours", "live"),
+    ("ERROR: [youtube] abcdefghijk: The uploader has not made this video available in your "
+     "country", "geo_blocked"),
+    ("ERROR: unable to download video data: HTTP Error 429: Too Many Requests", "rate_limited"),
+    ("ERROR: [youtube] abcdefghijk: This content isn't available, try again later.",
+     "rate_limited"),
+    ("ERROR: unable to download video data: HTTP Error 503: Service Unavailable",
+     "server_error"),
+    ("ERROR: unable to download video data: HTTP Error 403: Forbidden", "rate_limited"),
+    ("ERROR: [generic] Unable to download webpage: <urlopen error [Errno 111] Connection "
+     "refused>", "network"),
+    ("ERROR: [youtube] abcdefghijk: Requested format is not available", "no_audio"),
+    ("ERROR: Unsupported URL: https://example.com/", "unsupported"),
+    ("ERROR: [download] Got error: The read operation timed out", "timeout"),
+    ("ERROR: [youtube] abcdefghijk: This video has been removed for violating YouTube's "
+     "Terms of Service", "unavailable"),
+]
+
+
+@pytest.mark.parametrize("message,kind", YTDLP_MESSAGES)
+def test_error_mapping_on_real_ytdlp_messages(message, kind):
+    from yt_dlp.utils import DownloadError
+
+    err = classify(DownloadError(message))
+    assert isinstance(err, VideoError) and err.kind == kind
+    retryable = kind in ("bot_check", "rate_limited", "server_error", "network", "timeout")
+    assert err.retryable == retryable
+
+
+def test_geo_restricted_error_class_maps_to_geo_blocked():
+    from yt_dlp.utils import GeoRestrictedError
+
+    assert classify(GeoRestrictedError("blocked")).kind == "geo_blocked"
+
+
+def test_proxy_pool_round_robin_and_cooldown():
+    pool = ProxyPool(["http://a", "http://b", "http://c"], cooldown_s=60)
+    assert [pool.next() for _ in range(4)] == ["http://a", "http://b", "http://c", "http://a"]
+    pool.cool_down("http://b")
+    assert [pool.next() for _ in range(4)] == ["http://c", "http://a", "http://c", "http://a"]
+    assert ProxyPool([]).next() is None
+
+
+def test_options_carry_user_settings(tmp_path):
+    f = Fetcher(FetchConfig(work_dir=str(tmp_path), cookies="/c.txt", rate_limit="2M",
+                            player_client="web,android", sleep_interval=2, proxies=("http://p",)))
+    opts = f.options("abcdefghijk", "http://p")
+    assert opts["cookiefile"] == "/c.txt" and opts["proxy"] == "http://p"
+    assert opts["ratelimit"] == 2 * 1024 * 1024
+    assert opts["extractor_args"] == {"youtube": {"player_client": ["web", "android"]}}
+    assert opts["sleep_interval"] == 2 and opts["postprocessors"] == []
+    assert opts["format"] == "bestaudio/best"
+
+
+def test_prefetcher_bounds_files_on_disk_and_returns_failures_as_values(fetcher, media_server):
+    names = ["tone3.webm", "tone3.m4a", "tone3.mp3", "tone3.ogg", "tone3.wav", "tone10.webm"]
+    urls = [media_server.url(n) for n in names] + [media_server.url("x.mp3", "404")]
+    peak = 0
+    lock = threading.Lock()
+
+    def work(url):
+        nonlocal peak
+        got = _fetch(fetcher, url)
+        with lock:
+            peak = max(peak, len(list(fetcher.work_dir.glob("*.*"))))
+        return got
+
+    pf = Prefetcher(urls, work, threads=3, max_ahead=2, cleanup=lambda g: g.cleanup())
+    ok, failed = 0, []
+    for item in pf:
+        time.sleep(0.05)  # a slow consumer: producers must wait for slots
+        assert len(list(fetcher.work_dir.glob("*.*"))) <= 2
+        if item.ok:
+            ok += 1
+        else:
+            failed.append(item.error.kind)
+        pf.done(item)
+    assert ok == 6 and failed == ["not_found"]
+    assert peak <= 2
+    assert not list(fetcher.work_dir.glob("*.*"))
+
+
+def test_download_command_saves_files_and_skips_existing(tmp_path, media_server):
+    out = tmp_path / "out"
+    r = run_cli("download", media_server.url("tone3.mp3"), media_server.url("x.mp3", "404"),
+                "-o", str(out))
+    assert r.returncode == 1
+    assert "not_found" in r.stdout
+    files = list(out.iterdir())
+    assert len(files) == 1 and files[0].suffix == ".mp3"
+    r = run_cli("download", media_server.url("tone3.mp3"), "-o", str(out), "--skip-existing")
+    assert r.returncode == 0 and "skip" in r.stdout
