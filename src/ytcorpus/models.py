@@ -101,6 +101,7 @@ class Result:
     title: str | None = None
     channel: str | None = None
     license: str | None = None
+    flags: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.segments = coerce_segments(self.segments)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
@@ -114,14 +115,16 @@ class Prefetcher(Generic[T, R]):
             if got is not None:
                 yield got
 
-    def stop(self) -> list[Prefetched[T, R]]:
-        """Stop pulling new items; wait for the running ones and return what is left."""
+    def stop(self, timeout: float | None = None) -> list[Prefetched[T, R]]:
+        """Stop pulling new items; wait (up to `timeout` s) for running ones and return
+        the finished items nobody consumed. Threads still busy after that are daemons."""
         self._stop.set()
         leftovers = []
         for _ in range(len(self._threads)):  # wake threads waiting for a slot
             self._slots.release()
+        deadline = None if timeout is None else time.monotonic() + timeout
         for t in self._threads:
-            t.join()
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         while True:
             try:
                 got = self._out.get_nowait()

@@ -195,7 +195,7 @@ class Queue(ABC):
         "UPDATE videos SET status = 'completed', transcript = ?, segments = ?, "
         "duration_seconds = ?, processing_time_seconds = ?, speed_ratio = ?, language = ?, "
         "model = ?, tokens = ?, title = COALESCE(?, title), channel = COALESCE(?, channel), "
-        "license = COALESCE(?, license), completed_at = ?, lease_until = NULL, "
+        "license = COALESCE(?, license), flags = ?, completed_at = ?, lease_until = NULL, "
         "error_kind = NULL, error = NULL "
         "WHERE video_id = ? AND status = 'processing' AND worker = ?"
     )
@@ -219,7 +219,7 @@ class Queue(ABC):
                     result.transcript, segments, result.duration_seconds,
                     result.processing_time_seconds, result.speed_ratio, result.language,
                     result.model, result.tokens, result.title, result.channel, result.license,
-                    stamp, video_id, worker,
+                    json.dumps(result.flags) if result.flags else None, stamp, video_id, worker,
                 ))
                 done.append(cur.rowcount == 1)
         return done
@@ -372,6 +372,7 @@ class Queue(ABC):
             for row in rows:
                 record = dict(row)
                 record["segments"] = json.loads(record["segments"] or "[]")
+                record["flags"] = json.loads(record["flags"] or "[]")
                 yield record
             last = rows[-1]["id"]
 

@@ -34,6 +34,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("lease_until", "REAL", "DOUBLE PRECISION"),
     ("error_kind", "TEXT", "TEXT"),
     ("error", "TEXT", "TEXT"),
+    ("flags", "TEXT", "TEXT"),  # JSON list of quality flags, e.g. ["no_speech"]
 ]
 
 INDEXES = [
@@ -63,7 +64,7 @@ CREATE TABLE IF NOT EXISTS workers (
 EXPORT_FIELDS = [
     "id", "video_id", "title", "transcript", "duration_seconds", "speed_ratio", "source",
     "url", "channel", "license", "language", "tokens", "model", "completed_at", "segments",
-    "course", "university", "processing_time_seconds",
+    "course", "university", "processing_time_seconds", "flags",
 ]
 
 

@@ -1,0 +1,121 @@
+"""Hallucination and quality guards, shared by every engine.
+
+Whisper writes words into silence and music ("you", "Thanks for watching!") and can
+loop on one phrase. Speech is found with the Silero VAD that faster-whisper ships; the
+model only sees speech, segments flagged as no-speech are dropped, non-speech markers
+are removed, and repetition loops are cut.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Iterable
+
+import numpy as np
+
+from .models import Segment, Transcript
+
+SAMPLE_RATE = 16_000
+NO_SPEECH_PROB = 0.6        # Whisper's own thresholds
+LOGPROB_FLOOR = -1.0
+COMPRESSION_RATIO = 2.4
+MIN_SPEECH_SECONDS = 0.3    # less than this in a whole file: no speech
+MAX_REPEATS = 2             # keep an n-gram at most this many times in a row
+
+_NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*(?:music|applause|laughter|silence|"
+                         r"inaudible|noise)[^)]*\)|[♪♫♬]+", re.IGNORECASE)
+
+
+def speech_regions(audio: np.ndarray, max_chunk_s: float = 30.0) -> list[dict]:
+    """Speech spans in samples ({"start", "end"}), from the Silero VAD."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if audio.size < SAMPLE_RATE // 10:
+        return []
+    options = VadOptions(max_speech_duration_s=max_chunk_s, min_silence_duration_ms=160)
+    return get_speech_timestamps(audio, options)
+
+
+def speech_seconds(regions: Iterable[dict]) -> float:
+    return sum(r["end"] - r["start"] for r in regions) / SAMPLE_RATE
+
+
+def compression_ratio(text: str) -> float:
+    data = text.encode("utf-8")
+    return len(data) / max(1, len(zlib.compress(data)))
+
+
+def cut_repetitions(text: str, max_n: int = 8, max_repeats: int = MAX_REPEATS) -> str:
+    """Collapse an n-gram repeated more than max_repeats times in a row."""
+    words = text.split()
+    if len(words) < 2 * max_repeats:
+        return text
+    changed = True
+    while changed:
+        changed = False
+        for n in range(1, max_n + 1):
+            i = 0
+            out: list[str] = []
+            while i < len(words):
+                gram = words[i:i + n]
+                reps = 1
+                while words[i + reps * n:i + (reps + 1) * n] == gram:
+                    reps += 1
+                if reps > max_repeats and len(gram) == n:
+                    out.extend(gram * max_repeats)
+                    i += reps * n
+                    changed = True
+                else:
+                    out.append(words[i])
+                    i += 1
+            words = out
+    return " ".join(words)
+
+
+def is_no_speech(segment: Segment) -> bool:
+    return (segment.no_speech_prob is not None and segment.avg_logprob is not None
+            and segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < LOGPROB_FLOOR)
+
+
+def clean_segments(segments: Iterable[Segment], duration: float) -> tuple[list[Segment], list[str]]:
+    """Drop no-speech segments and non-speech markers, cut loops; clamp times."""
+    kept: list[Segment] = []
+    flags: set[str] = set()
+    for seg in segments:
+        if is_no_speech(seg):
+            flags.add("dropped_no_speech")
+            continue
+        text = _NON_SPEECH.sub(" ", seg.text)
+        text = re.sub(r"\s+", " ", text).strip()
+        cut = cut_repetitions(text)
+        if cut != text:
+            flags.add("repetition_cut")
+        if not cut:
+            continue
+        if compression_ratio(cut) > COMPRESSION_RATIO:
+            flags.add("high_compression")
+        start = min(max(0.0, seg.start), duration)
+        end = min(max(start, seg.end), duration)
+        kept.append(Segment(start, end, cut, seg.avg_logprob, seg.compression_ratio,
+                            seg.no_speech_prob))
+    return kept, sorted(flags)
+
+
+def build_transcript(segments: Iterable[Segment], duration: float, language: str | None,
+                     speech_s: float | None = None) -> Transcript:
+    """The one way engines turn raw segments into a Transcript."""
+    if speech_s is not None and speech_s < MIN_SPEECH_SECONDS:
+        return no_speech(duration, language)
+    kept, flags = clean_segments(segments, duration)
+    if not kept:
+        return no_speech(duration, language, flags)
+    text = " ".join(s.text for s in kept)
+    return Transcript(text=text, segments=kept, language=language, duration=duration,
+                      flags=flags)
+
+
+def no_speech(duration: float, language: str | None = None,
+              flags: list[str] | None = None) -> Transcript:
+    return Transcript(text="", segments=[], language=language, duration=duration,
+                      no_speech=True, flags=sorted(set(flags or []) | {"no_speech"}))
