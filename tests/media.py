@@ -8,10 +8,12 @@ import subprocess
 import threading
 from collections import Counter
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
+
+from ytcorpus.demo import QuietServer
 
 # name -> (container format, codec, codec sample rate)
 FORMATS = {
@@ -115,7 +117,7 @@ class MediaServer:
         self.root = root
         handler = type("Handler", (_Handler,), {"hits": Counter()})
         self.hits = handler.hits
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
+        self.httpd = QuietServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 

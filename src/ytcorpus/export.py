@@ -1,0 +1,237 @@
+"""Export completed transcripts as dataset shards: JSONL, JSONL+zstd, Parquet.
+
+Streaming: rows come from Queue.iter_completed one page at a time and each writer
+holds at most one row group, so memory stays flat at any corpus size. One class per
+format; `ShardedExport` rolls files by rows or bytes and writes manifest.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import YtcorpusError
+from .tokens import TOKENIZER_NAME
+
+FIELDS = ["video_id", "title", "transcript", "duration_seconds", "speed_ratio", "source", "url",
+          "channel", "license", "language", "tokens", "model", "completed_at", "segments"]
+EXTENSIONS = {"jsonl": ".jsonl", "jsonl.zst": ".jsonl.zst", "parquet": ".parquet"}
+
+
+def to_record(row: dict) -> dict[str, Any]:
+    record = {k: row.get(k) for k in FIELDS}
+    record["segments"] = [{"start": float(s["start"]), "end": float(s["end"]),
+                           "text": str(s["text"])} for s in (row.get("segments") or [])]
+    return record
+
+
+class JsonlWriter:
+    extension = ".jsonl"
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file = open(path, "wb")
+        self.bytes = 0
+
+    def _sink(self):
+        return self._file
+
+    def write(self, record: dict) -> None:
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        self._sink().write(line)
+        self.bytes += len(line)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class JsonlZstWriter(JsonlWriter):
+    extension = ".jsonl.zst"
+
+    def __init__(self, path: Path, level: int = 3):
+        import zstandard
+
+        super().__init__(path)
+        self._stream = zstandard.ZstdCompressor(level=level, threads=-1).stream_writer(
+            self._file, closefd=False)
+
+    def _sink(self):
+        return self._stream
+
+    def close(self) -> None:
+        self._stream.close()
+        self._file.close()
+
+
+class ParquetWriter:
+    extension = ".parquet"
+    ROW_GROUP = 2000
+
+    def __init__(self, path: Path):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._pa = pa
+        self.schema = pa.schema([
+            ("video_id", pa.string()), ("title", pa.string()), ("transcript", pa.string()),
+            ("duration_seconds", pa.float64()), ("speed_ratio", pa.float64()),
+            ("source", pa.string()), ("url", pa.string()), ("channel", pa.string()),
+            ("license", pa.string()), ("language", pa.string()), ("tokens", pa.int64()),
+            ("model", pa.string()), ("completed_at", pa.string()),
+            ("segments", pa.list_(pa.struct([("start", pa.float64()), ("end", pa.float64()),
+                                             ("text", pa.string())]))),
+        ])
+        self.path = path
+        self._writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
+        self._rows: list[dict] = []
+        self.bytes = 0
+
+    def write(self, record: dict) -> None:
+        self._rows.append(record)
+        self.bytes += len(record["transcript"] or "") + 200
+        if len(self._rows) >= self.ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._writer.write_table(self._pa.Table.from_pylist(self._rows, schema=self.schema))
+            self._rows = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
+WRITERS = {"jsonl": JsonlWriter, "jsonl.zst": JsonlZstWriter, "parquet": ParquetWriter}
+
+
+def parse_shard_size(text: str) -> tuple[int | None, int | None]:
+    """'100000' -> (rows, None); '500MB' / '2GB' -> (None, bytes)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?B)?\s*", str(text), re.IGNORECASE)
+    if not m:
+        raise YtcorpusError(f"--shard-size: give rows (100000) or a size (500MB), not {text!r}")
+    number, unit = float(m.group(1)), (m.group(2) or "").upper()
+    if not unit:
+        return max(1, int(number)), None
+    scale = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[unit]
+    return None, max(1, int(number * scale))
+
+
+def detect_format(out: str, fmt: str | None) -> tuple[str, bool]:
+    """Return (format, single_file). OUT with a format's extension is one file."""
+    for name, ext in sorted(EXTENSIONS.items(), key=lambda kv: -len(kv[1])):
+        if out.endswith(ext):
+            if fmt and fmt != name:
+                raise YtcorpusError(f"OUT {out!r} ends in {ext} but --format is {fmt}")
+            return name, True
+    return fmt or "jsonl", False
+
+
+class ShardedExport:
+    """Numbered shards part-00000.<ext> in a folder, rolled by rows or bytes, + manifest."""
+
+    def __init__(self, folder: Path, fmt: str, max_rows: int | None, max_bytes: int | None):
+        self.folder, self.fmt = folder, fmt
+        self.max_rows, self.max_bytes = max_rows, max_bytes
+        self.shards: list[dict] = []
+        self._writer = None
+        self._rows = self._tokens = 0
+
+    def _open(self) -> None:
+        name = f"part-{len(self.shards):05d}{EXTENSIONS[self.fmt]}"
+        self._writer = WRITERS[self.fmt](self.folder / name)
+        self._rows = self._tokens = 0
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self.shards.append({"file": self._writer.path.name, "rows": self._rows,
+                                "tokens": self._tokens,
+                                "bytes": self._writer.path.stat().st_size})
+            self._writer = None
+
+    def write(self, record: dict) -> None:
+        if self._writer is None:
+            self._open()
+        self._writer.write(record)
+        self._rows += 1
+        self._tokens += record["tokens"] or 0
+        if ((self.max_rows and self._rows >= self.max_rows)
+                or (self.max_bytes and self._writer.bytes >= self.max_bytes)):
+            self._close()
+
+    def close(self) -> None:
+        self._close()
+
+
+def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
+                shard_size: str = "100000", progress=None) -> dict:
+    """Write rows to OUT; returns the manifest (also written for folders)."""
+    fmt, single = detect_format(out, fmt)
+    max_rows, max_bytes = parse_shard_size(shard_size)
+    target = Path(out)
+    try:
+        if single:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.partial")
+            writer = WRITERS[fmt](tmp)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            for old in target.glob("part-*"):
+                old.unlink()
+            writer = ShardedExport(target, fmt, max_rows, max_bytes)
+    except OSError as exc:
+        raise YtcorpusError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    totals = {"rows": 0, "tokens": 0, "audio_seconds": 0.0, "skipped_empty": 0}
+    try:
+        for row in rows:
+            if not (row.get("transcript") or "").strip():
+                totals["skipped_empty"] += 1  # no-speech rows carry no text
+                continue
+            record = to_record(row)
+            writer.write(record)
+            totals["rows"] += 1
+            totals["tokens"] += record["tokens"] or 0
+            totals["audio_seconds"] += record["duration_seconds"] or 0.0
+            if progress:
+                progress(totals["rows"])
+        writer.close()
+    except OSError as exc:
+        raise YtcorpusError(f"writing {out} failed: {exc.strerror or exc} "
+                            "(nothing in the database changed)") from exc
+    manifest = {"format": fmt, **totals, "audio_seconds": round(totals["audio_seconds"], 3),
+                "tokenizer": TOKENIZER_NAME, "fields": FIELDS,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if single:
+        os.replace(tmp, target)
+        manifest["files"] = [target.name]
+    else:
+        manifest["shards"] = writer.shards
+        (target / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def export_command(args) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .queue import open_queue
+
+    with open_queue(args.db) as q:
+        total = q.stats().completed
+        rows = q.iter_completed(since=args.since, min_tokens=args.min_tokens,
+                                language=args.language)
+        show = sys.stderr.isatty()
+        with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(),
+                      disable=not show, transient=True) as bar:
+            task = bar.add_task("export", total=total)
+            manifest = export_rows(rows, args.out, args.format, args.shard_size,
+                                   progress=lambda n: bar.update(task, completed=n))
+    where = args.out if "files" in manifest else f"{args.out} ({len(manifest['shards'])} shards)"
+    print(f"exported {manifest['rows']:,} rows, {manifest['tokens']:,} tokens, "
+          f"{manifest['audio_seconds'] / 3600:,.2f} h of audio to {where}")
+    return 0
