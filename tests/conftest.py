@@ -153,3 +153,40 @@ def media_server(media_dir):
     server = MediaServer(media_dir)
     yield server
     server.close()
+
+
+DEMO = ROOT / "src" / "ytcorpus" / "demo_data"
+
+
+@pytest.fixture(scope="session")
+def speech_clips(tmp_path_factory):
+    """(name, samples, reference text): the bundled clips (espeak-ng speech and one real
+    CMU ARCTIC speaker) plus one espeak-ng clip made now, when espeak-ng is installed."""
+    import json as _json
+
+    from media import espeak
+    from ytcorpus.audio import decode_to_mono16k
+
+    refs = _json.loads((DEMO / "transcripts.json").read_text())
+    clips = [(name, decode_to_mono16k(DEMO / name), text) for name, text in refs.items()]
+    text = ("Water boils at one hundred degrees Celsius at sea level. At higher altitude the "
+            "air pressure is lower, so water boils at a lower temperature.")
+    try:
+        path = espeak(text, tmp_path_factory.mktemp("speech") / "boiling.wav")
+        clips.append(("boiling.wav", decode_to_mono16k(path), text))
+    except RuntimeError:
+        if os.environ.get("CI"):
+            raise
+    return clips
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    import re
+
+    import jiwer
+
+    def norm(t: str) -> str:
+        t = re.sub(r"[^a-z0-9' ]", " ", t.lower().replace("-", " "))
+        return re.sub(r"\s+", " ", t).strip()
+
+    return jiwer.wer(norm(reference), norm(hypothesis))

@@ -25,6 +25,8 @@ EXTENSIONS = {"jsonl": ".jsonl", "jsonl.zst": ".jsonl.zst", "parquet": ".parquet
 
 def to_record(row: dict) -> dict[str, Any]:
     record = {k: row.get(k) for k in FIELDS}
+    if record["completed_at"]:  # stored as 'YYYY-MM-DD HH:MM:SS' UTC; exported as ISO 8601
+        record["completed_at"] = str(record["completed_at"]).replace(" ", "T")[:19] + "Z"
     record["segments"] = [{"start": float(s["start"]), "end": float(s["end"]),
                            "text": str(s["text"])} for s in (row.get("segments") or [])]
     return record

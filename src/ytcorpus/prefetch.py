@@ -44,13 +44,14 @@ class Prefetcher(Generic[T, R]):
         self._stop = threading.Event()
         self._alive = threads
         self._alive_lock = threading.Lock()
-        self.in_flight = 0  # pulled and not yet handed to the consumer
         self._threads = [threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True)
                          for i in range(threads)]
         for t in self._threads:
             t.start()
 
     def _next_item(self):
+        # The source may block (a worker polling an empty queue) while holding this
+        # lock; only pulling threads ever take it, never the consumer.
         with self._pull_lock:
             if self._stop.is_set():
                 return _END
@@ -58,7 +59,6 @@ class Prefetcher(Generic[T, R]):
                 item = next(self._items)
             except StopIteration:
                 return _END
-            self.in_flight += 1
             return item
 
     def _run(self) -> None:
@@ -90,8 +90,6 @@ class Prefetcher(Generic[T, R]):
         if got is _END:
             self._out.put(_END)
             raise StopIteration
-        with self._pull_lock:
-            self.in_flight -= 1
         return got
 
     def ready(self) -> int:

@@ -102,6 +102,8 @@ class Worker:
             if limit:
                 want = min(want, limit - self._claimed_total)
             claims = self.queue.claim(self.name, want, self.config.lease)
+            if not claims and self.queue.reap_expired():  # dead workers' rows first
+                claims = self.queue.claim(self.name, want, self.config.lease)
             if not claims:
                 if self.config.exit_when_empty:
                     return

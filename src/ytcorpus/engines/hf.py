@@ -29,7 +29,7 @@ class TransformersEngine:
     name = "transformers"
 
     def __init__(self, model_path: str, model_name: str, device: str = "cpu",
-                 batch_size: int = 16, dtype: str | None = None, mode: str = "sequential",
+                 batch_size: int = 16, dtype: str | None = None, mode: str = "chunked",
                  num_beams: int = 1, chunk_length_s: float = 25.0):
         import torch
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
@@ -62,10 +62,7 @@ class TransformersEngine:
             else:
                 todo.append(i)
         run = self._sequential if self.mode == "sequential" else self._chunked
-        # similar lengths together: less padding in each batch
-        todo.sort(key=lambda i: audios[i].size)
-        for start in range(0, len(todo), self.batch_size):
-            group = todo[start:start + self.batch_size]
+        for group in self._groups(todo, audios):
             try:
                 raw = run([audios[i] for i in group])
             except Exception as exc:
@@ -76,6 +73,19 @@ class TransformersEngine:
                 results[i] = build_transcript(segments, audios[i].size / SAMPLE_RATE,
                                               self._language(), speech[i])
         return results  # type: ignore[return-value]
+
+    def _groups(self, todo: list[int], audios: Sequence[np.ndarray]) -> list[list[int]]:
+        """Batches of similar length. In sequential mode inputs up to 30 s (short-form)
+        and longer ones (long-form) never share a batch: a short clip padded into a
+        long-form batch decodes differently than alone."""
+        todo = sorted(todo, key=lambda i: audios[i].size)
+        parts = [todo]
+        if self.mode == "sequential":
+            limit = 30 * SAMPLE_RATE
+            parts = [[i for i in todo if audios[i].size <= limit],
+                     [i for i in todo if audios[i].size > limit]]
+        return [part[k:k + self.batch_size] for part in parts
+                for k in range(0, len(part), self.batch_size)]
 
     def _language(self) -> str | None:
         return "en" if self.english_only else None

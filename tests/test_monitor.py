@@ -1,0 +1,86 @@
+"""stats --json and monitor --once on a database with known contents."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from conftest import ROOT, run_cli
+from ytcorpus.errors import PermanentError
+from ytcorpus.models import Result, Video
+from ytcorpus.monitor import collect, sparkline
+from ytcorpus.queue import open_queue
+
+
+def _known_db(path: str) -> None:
+    with open_queue(path) as q:
+        q.add(Video(video_id=f"k{i:010d}", url="u") for i in range(1500))
+        q.register_worker("gpu-node-1", device="cuda:0", model="distil-large-v3", lease_s=600)
+        q.register_worker("gpu-node-2", device="cuda:1", model="distil-large-v3", lease_s=0.01)
+        claims = q.claim("gpu-node-1", 1203)
+        q.complete_many("gpu-node-1", [(c.video_id, Result("text", duration_seconds=3.6,
+                                                           processing_time_seconds=0.1,
+                                                           tokens=12)) for c in claims[:1200]])
+        q.fail("gpu-node-1", claims[1200].video_id, PermanentError("p", kind="private"))
+        q.fail("gpu-node-1", claims[1201].video_id, PermanentError("p", kind="private"))
+        q.fail("gpu-node-1", claims[1202].video_id, PermanentError("x", kind="corrupt"))
+        q.claim("gpu-node-2", 7)  # the dead worker's rows stay in processing
+    time.sleep(0.05)
+
+
+def test_stats_json_numbers(tmp_path):
+    db = str(tmp_path / "data.db")
+    _known_db(db)
+    data = json.loads(run_cli("--db", db, "stats", "--json").stdout)
+    assert (data["total"], data["pending"], data["processing"], data["completed"],
+            data["error"]) == (1500, 290, 7, 1200, 3)
+    assert data["audio_seconds_completed"] == 4320.0 and data["audio_hours_completed"] == 1.2
+    assert data["tokens_completed"] == 14_400
+    assert data["errors_by_kind"] == {"private": 2, "corrupt": 1}
+    assert data["active_workers"] == 1
+    assert data["last_5m"]["videos"] == 1200
+    assert data["x_realtime_5m"] == round(4320 / 300, 3)
+    assert data["eta_seconds"] > 0 and data["tokenizer"]
+    alive = {w["worker"]: w["alive"] for w in data["workers"]}
+    assert alive == {"gpu-node-1": True, "gpu-node-2": False}
+
+
+def test_monitor_once_prints_exact_counts(tmp_path):
+    db = str(tmp_path / "data.db")
+    _known_db(db)
+    out = run_cli("--db", db, "monitor", "--once", "--target", "1000000",
+                  env={"COLUMNS": "160"})
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    for expected in ("1,500 total", "290 pending", "7 processing", "1,200 completed", "3 error",
+                     "1.20 hours", "14,400 of 1,000,000", "private: 2", "corrupt: 1",
+                     "gpu-node-1", "gpu-node-2", "active", "gone", "1 active"):
+        assert expected in text, expected
+    assert "K " not in text and "1.5K" not in text  # exact counts, no abbreviations
+
+
+def test_top_level_monitor_py_shim(tmp_path):
+    import subprocess
+    import sys
+
+    db = str(tmp_path / "data.db")
+    _known_db(db)
+    out = subprocess.run([sys.executable, str(ROOT / "monitor.py"), "--once", "--db", db],
+                         capture_output=True, text=True, env={"COLUMNS": "160", "PATH": "/usr/bin"})
+    assert out.returncode == 0, out.stderr
+    assert "1,200 completed" in out.stdout
+
+
+def test_monitor_is_read_only(tmp_path):
+    db = str(tmp_path / "data.db")
+    _known_db(db)
+    time.sleep(0.05)
+    with open_queue(db) as q:
+        before = q.stats()
+        collect(q)
+        assert q.stats() == before  # the dead worker's rows were not reaped by watching
+
+
+def test_sparkline():
+    assert sparkline([0, 0]) == "  "
+    assert sparkline([0, 4, 8]) == " ▄█"
