@@ -1,10 +1,299 @@
-"""Discovery: yt-dlp flat extraction of searches, channels and playlists into the queue."""
+"""Discovery: yt-dlp flat extraction of searches, channels and playlists into the queue.
+
+Entries stream through yt-dlp's own playlist processing (`extract_flat='in_playlist'`,
+`lazy_playlist`) and a match_filter hook that sees each one as it arrives: it filters,
+batches new ids into the queue, and stops a channel re-crawl at the first run of
+already-known ids (uploads come newest first), so a re-crawl costs about one page.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Callable, Iterable
+from urllib.parse import quote_plus
+
+from .errors import YtcorpusError
+from .fetch import classify
+from .ids import is_youtube_id, youtube_url
+from .models import Video
+from .queue import Queue
+
+log = logging.getLogger(__name__)
+
+CC_SEARCH_FILTER = "EgIwAQ%3D%3D"  # YouTube's "Creative Commons" search filter
+CC_LICENSE = "Creative Commons Attribution license (reuse allowed)"
+ADD_BATCH = 1000
 
 
+class _StopSource(Exception):
+    """Raised inside yt-dlp's playlist loop to end one source early."""
+
+
+@dataclass(frozen=True)
+class DiscoverOptions:
+    min_duration: float = 60.0
+    max_duration: float = 4 * 3600.0
+    priority: int | None = None
+    cc_only: bool = False
+    dry_run: bool = False
+    limit: int | None = None
+    known_run: int = 10          # this many known ids in a row end an incremental crawl
+    incremental: bool = True
+    retries: int = 3
+    retry_base_s: float = 5.0
+
+
+@dataclass
+class Summary:
+    found: int = 0
+    new: int = 0
+    known: int = 0
+    filtered: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    sources: int = 0
+
+    def line(self) -> str:
+        filtered = sum(self.filtered.values())
+        detail = ", ".join(f"{k} {v:,}" for k, v in sorted(self.filtered.items()))
+        text = (f"sources {self.sources:,}: found {self.found:,}, new {self.new:,}, "
+                f"already known {self.known:,}, filtered {filtered:,}"
+                f"{' (' + detail + ')' if detail else ''}, failed sources {len(self.failed):,}")
+        return text
+
+
+def channel_url(value: str, tab: str = "videos") -> str:
+    """@handle, a channel id, or any channel URL -> that channel's tab URL."""
+    value = value.strip().rstrip("/")
+    if value.startswith("@"):
+        base = f"https://www.youtube.com/{value}"
+    elif re.fullmatch(r"UC[\w-]{22}", value):
+        base = f"https://www.youtube.com/channel/{value}"
+    elif value.startswith(("http://", "https://", "www.", "youtube.com", "m.youtube.com")):
+        if not value.startswith("http"):
+            value = "https://" + value
+        base = re.sub(r"/(videos|shorts|streams|live|featured|playlists|about)$", "", value)
+    else:
+        base = f"https://www.youtube.com/@{value}"
+    return f"{base}/{tab}"
+
+
+def search_url(query: str, limit: int, cc_only: bool) -> str:
+    if cc_only:  # the filter only exists on the search URL form
+        return f"https://www.youtube.com/results?search_query={quote_plus(query)}&sp={CC_SEARCH_FILTER}"
+    return f"ytsearch{limit}:{query}"
+
+
+class Discoverer:
+    """Runs sources through yt-dlp and feeds what passes the filters into the queue."""
+
+    def __init__(self, queue: Queue, options: DiscoverOptions,
+                 ydl_factory: Callable[[dict], Any] | None = None,
+                 on_progress: Callable[[Summary], None] | None = None):
+        self.queue, self.options = queue, options
+        self._factory = ydl_factory or _default_ydl
+        self._progress = on_progress
+        self.summary = Summary()
+        self._seen: set[str] = set()
+        self._pending: list[Video] = []
+
+    # ---- one source ----------------------------------------------------------------
+    def run_source(self, url: str, label: str, *, incremental: bool = False,
+                   license_hint: str | None = None, priority: int | None = None) -> None:
+        self.summary.sources += 1
+        for attempt in range(self.options.retries + 1):
+            state = {"known_run": 0, "count": 0}
+            try:
+                self._extract(url, label, state, incremental, license_hint, priority)
+                break
+            except _StopSource:
+                break
+            except YtcorpusError as exc:
+                self.summary.failed[label] = str(exc)
+                break
+            except Exception as exc:  # yt-dlp DownloadError/ExtractorError
+                err = classify(exc)
+                if err.retryable and attempt < self.options.retries:
+                    delay = self.options.retry_base_s * (2 ** attempt)
+                    log.warning("%s: %s (%s); retrying in %.0f s", label, err.kind, err, delay)
+                    time.sleep(delay)
+                    continue
+                self.summary.failed[label] = f"{err.kind}: {err}"
+                log.warning("source failed: %s: %s: %s", label, err.kind, err)
+                break
+        self.flush()
+
+    def _extract(self, url, label, state, incremental, license_hint, priority) -> None:
+        def on_entry(info: dict, incomplete: bool = True) -> str | None:
+            if info.get("playlist_index") is None:
+                return None  # the playlist itself: let yt-dlp go on to its entries
+            self._take(dict(info), label, state, incremental, license_hint, priority)
+            return "collected"  # yt-dlp keeps nothing: memory stays flat
+
+        params = {
+            "extract_flat": "in_playlist", "lazy_playlist": True, "quiet": True,
+            "no_warnings": True, "skip_download": True, "match_filter": on_entry,
+            "ignoreerrors": False, "socket_timeout": 30, "extractor_retries": 1,
+            "logger": _YdlLog(),
+        }
+        if self.options.limit:
+            params["playlistend"] = self.options.limit
+        with self._factory(params) as ydl:
+            ydl.extract_info(url, download=False)
+
+    def _take(self, entry: dict, label, state, incremental, license_hint, priority) -> None:
+        video_id = entry.get("id")
+        if not video_id or not is_youtube_id(str(video_id)):
+            return  # a channel or playlist inside a search: not a video
+        self.summary.found += 1
+        state["count"] += 1
+        if video_id in self._seen or self.queue.known([video_id]):
+            self.summary.known += 1
+            state["known_run"] += 1
+            if incremental and self.options.incremental and \
+                    state["known_run"] >= self.options.known_run:
+                raise _StopSource
+            return
+        self._seen.add(video_id)
+        reason = self._reject(entry)
+        if reason is None and self.options.cc_only:
+            entry["license"] = entry.get("license") or license_hint or self._license_of(video_id)
+            if "creative commons" not in (entry.get("license") or "").lower():
+                reason = "not_cc"
+        if reason:  # never queued, so seen again on every re-crawl: neutral for the run
+            self.summary.filtered[reason] = self.summary.filtered.get(reason, 0) + 1
+            return
+        state["known_run"] = 0
+        self.summary.new += 1
+        self._pending.append(Video(
+            video_id=video_id, url=youtube_url(video_id), title=entry.get("title"),
+            duration_seconds=_float(entry.get("duration")),
+            priority=priority if priority is not None else (self.options.priority or 0),
+            source=label, channel=entry.get("channel") or entry.get("uploader"),
+            license=entry.get("license") or license_hint))
+        if len(self._pending) >= ADD_BATCH:
+            self.flush()
+        if self._progress:
+            self._progress(self.summary)
+
+    def _reject(self, entry: dict) -> str | None:
+        if entry.get("live_status") in ("is_live", "is_upcoming", "post_live"):
+            return "live"
+        if entry.get("availability") in ("private", "premium_only", "subscriber_only",
+                                         "needs_auth"):
+            return "unavailable"
+        duration = _float(entry.get("duration"))
+        if duration is None:
+            return "no_duration"
+        if duration < self.options.min_duration:
+            return "too_short"
+        if duration > self.options.max_duration:
+            return "too_long"
+        return None
+
+    def _license_of(self, video_id: str) -> str | None:
+        """Listings carry no licence: ask the video page (only for new, kept ids)."""
+        params = {"quiet": True, "no_warnings": True, "skip_download": True,
+                  "logger": _YdlLog()}
+        try:
+            with self._factory(params) as ydl:
+                info = ydl.extract_info(youtube_url(video_id), download=False, process=False)
+            return (info or {}).get("license")
+        except Exception as exc:  # noqa: BLE001 - an unknown licence is simply not CC
+            log.debug("licence of %s unknown: %s", video_id, exc)
+            return None
+
+    def flush(self) -> None:
+        if self._pending and not self.options.dry_run:
+            self.queue.add(self._pending)
+        self._pending = []
+
+    # ---- source kinds --------------------------------------------------------------
+    def search(self, queries: Iterable[str], priority: int | None = None) -> None:
+        limit = self.options.limit or 100
+        for query in queries:
+            hint = CC_LICENSE if self.options.cc_only else None
+            self.run_source(search_url(query, limit, self.options.cc_only), f"search:{query}",
+                            license_hint=hint, priority=priority)
+
+    def channels(self, channels: Iterable[str], *, shorts: bool = False, live: bool = False,
+                 priority: int | None = None) -> None:
+        for channel in channels:
+            tabs = ["videos"] + (["shorts"] if shorts else []) + (["streams"] if live else [])
+            for tab in tabs:
+                self.run_source(channel_url(channel, tab), f"channel:{channel}",
+                                incremental=True, priority=priority)
+
+    def playlists(self, urls: Iterable[str], priority: int | None = None) -> None:
+        for url in urls:
+            self.run_source(url, f"playlist:{url}", priority=priority)
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+class _YdlLog:
+    def debug(self, msg: str) -> None:
+        log.debug(msg)
+
+    info = warning = debug
+
+    def error(self, msg: str) -> None:
+        log.debug("yt-dlp: %s", msg)
+
+
+def _default_ydl(params: dict):
+    from yt_dlp import YoutubeDL
+
+    from .fetch import _deno_path
+
+    deno = _deno_path()
+    if deno:
+        params = {**params, "js_runtimes": {"deno": {"path": deno}}}
+    return YoutubeDL(params)
+
+
+# ---- the built-in catalog ------------------------------------------------------------
+def load_catalog(path: str | None = None) -> dict:
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise YtcorpusError(f"--catalog-file {path}: {exc}") from exc
+    files = resources.files("ytcorpus") / "catalog"
+    catalog = json.loads((files / "queries.json").read_text(encoding="utf-8"))
+    catalog["channels"] = json.loads((files / "channels.json").read_text(encoding="utf-8"))
+    return catalog
+
+
+def catalog_queries(catalog: dict, subjects: list[str] | None = None) -> list[tuple[str, int]]:
+    """(query, priority) for every subject topic x modifier."""
+    out = []
+    for subject, spec in catalog.get("subjects", {}).items():
+        if subjects and subject not in subjects:
+            continue
+        for topic in spec["topics"]:
+            for modifier in catalog.get("modifiers", ["lecture"]):
+                out.append((f"{topic} {modifier}", int(spec.get("priority", 0))))
+    return out
+
+
+def catalog_channels(catalog: dict, subjects: list[str] | None = None) -> list[dict]:
+    return [c for c in catalog.get("channels", [])
+            if not subjects or set(c.get("subjects", [])) & set(subjects)]
+
+
+# ---- command line --------------------------------------------------------------------
 def add_discover_parser(sub, func) -> None:
     d = sub.add_parser("discover", help="find videos (search, channel, playlist, catalog)",
                        description="Find videos with yt-dlp's flat extraction and queue them.")
@@ -17,7 +306,7 @@ def add_discover_parser(sub, func) -> None:
                         help="skip videos longer than this (default 4 h: no 10-hour streams)")
     common.add_argument("--priority", type=int, help="priority of queued rows")
     common.add_argument("--cc-only", action="store_true",
-                        help="keep only Creative Commons videos (where the listing says so)")
+                        help="keep only Creative Commons videos (for corpora to be published)")
     common.add_argument("--dry-run", action="store_true", help="find and count, queue nothing")
     common.add_argument("--limit", type=int, help="at most this many entries per source")
     s = kinds.add_parser("search", parents=[common], help="YouTube searches")
@@ -25,7 +314,7 @@ def add_discover_parser(sub, func) -> None:
     s = kinds.add_parser("channel", parents=[common], help="all uploads of channels")
     s.add_argument("channels", nargs="+", metavar="URL_OR_HANDLE")
     s.add_argument("--include-shorts", action="store_true")
-    s.add_argument("--include-live", action="store_true")
+    s.add_argument("--include-live", action="store_true", help="also the live/streams tab")
     s.add_argument("--full", action="store_true",
                    help="crawl every page even when ids are already known")
     s = kinds.add_parser("playlist", parents=[common], help="playlists")
@@ -36,11 +325,56 @@ def add_discover_parser(sub, func) -> None:
     s.add_argument("--catalog-file", help="a custom catalog JSON file")
     s.add_argument("--no-channels", action="store_true")
     s.add_argument("--no-queries", action="store_true")
+    s.add_argument("--list", action="store_true", help="print the catalog's sources and exit")
     for p in kinds.choices.values():
         p.set_defaults(func=func)
 
 
-def discover_command(args) -> int:
-    from .errors import YtcorpusError
+def discover_command(args, ydl_factory=None) -> int:
+    from rich.console import Console
 
-    raise YtcorpusError("discover is not available in this build yet")
+    from .queue import open_queue
+
+    options = DiscoverOptions(
+        min_duration=args.min_duration, max_duration=args.max_duration, priority=args.priority,
+        cc_only=args.cc_only, dry_run=args.dry_run, limit=args.limit,
+        incremental=not getattr(args, "full", False))
+    console = Console(stderr=True)
+    with open_queue(args.db) as q, console.status("discovering...") as status:
+        d = Discoverer(q, options, ydl_factory,
+                       on_progress=lambda s: status.update(f"discovering... {s.line()}"))
+        if args.kind == "search":
+            d.search(args.queries)
+        elif args.kind == "channel":
+            d.channels(args.channels, shorts=args.include_shorts, live=args.include_live)
+        elif args.kind == "playlist":
+            d.playlists(args.playlists)
+        else:
+            _run_catalog(d, args, console)
+    prefix = "dry run, nothing queued: " if options.dry_run else ""
+    print(prefix + d.summary.line())
+    for label, reason in d.summary.failed.items():
+        print(f"failed: {label}: {reason}")
+    return 1 if d.summary.failed and not d.summary.found else 0
+
+
+def _run_catalog(d: Discoverer, args, console) -> None:
+    catalog = load_catalog(args.catalog_file)
+    subjects = [s.strip() for s in args.subjects.split(",")] if args.subjects else None
+    if subjects:
+        unknown = set(subjects) - set(catalog.get("subjects", {}))
+        if unknown:
+            raise YtcorpusError(f"unknown subjects: {', '.join(sorted(unknown))}; known: "
+                                f"{', '.join(sorted(catalog.get('subjects', {})))}")
+    queries = [] if args.no_queries else catalog_queries(catalog, subjects)
+    channels = [] if args.no_channels else catalog_channels(catalog, subjects)
+    if args.list:
+        for query, priority in queries:
+            print(f"search\t{priority}\t{query}")
+        for c in channels:
+            print(f"channel\t{c.get('priority', 0)}\t{c['handle']}\t{c.get('name', '')}")
+        return
+    for c in sorted(channels, key=lambda c: -int(c.get("priority", 0))):
+        d.channels([c["handle"]], priority=args.priority or int(c.get("priority", 0)))
+    for query, priority in sorted(queries, key=lambda qp: -qp[1]):
+        d.search([query], priority=args.priority or priority)

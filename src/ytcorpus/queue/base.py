@@ -340,6 +340,17 @@ class Queue(ABC):
                        (utc_text(since_ts),))
             return [dict(r) for r in cur.fetchall()]
 
+    def known(self, video_ids: Sequence[str]) -> set[str]:
+        """Which of these ids are already queued (any status)."""
+        found: set[str] = set()
+        with self._read_tx() as cur:
+            for chunk in _chunks(list(video_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                self._exec(cur, f"SELECT video_id FROM videos WHERE video_id IN ({marks})",
+                           chunk)
+                found.update(r["video_id"] for r in cur.fetchall())
+        return found
+
     def get(self, video_id: str) -> dict | None:
         with self._read_tx() as cur:
             self._exec(cur, "SELECT * FROM videos WHERE video_id = ?", (video_id,))
