@@ -9,7 +9,8 @@ from .base import Queue, parse_since, utc_text
 
 DEFAULT_DB = "./data.db"
 
-__all__ = ["Queue", "open_queue", "resolve_db", "redact", "parse_since", "utc_text"]
+__all__ = ["Queue", "open_queue", "resolve_db", "redact", "is_postgres", "parse_since",
+           "utc_text"]
 
 
 def resolve_db(db: str | os.PathLike | None = None) -> str:

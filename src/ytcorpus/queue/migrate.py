@@ -1,0 +1,93 @@
+"""`ytcorpus migrate --from data.db --to postgresql://...`: copy a queue, losing and
+duplicating nothing. Re-running is safe: rows already there are skipped. Rows that were
+processing in the source (its workers are not on the new database) arrive as pending."""
+
+from __future__ import annotations
+
+import logging
+
+from ..errors import YtcorpusError
+from . import Queue, is_postgres, open_queue, redact
+from .schema import COLUMNS
+
+log = logging.getLogger(__name__)
+
+COPY_COLUMNS = ["video_id"] + [name for name, _, _ in COLUMNS]
+PAGE = 5000
+
+
+def _insert_sql(dst: Queue) -> str:
+    cols = ", ".join(COPY_COLUMNS)
+    if dst.backend == "postgres":
+        marks = ", ".join(["%s"] * len(COPY_COLUMNS))
+        return f"INSERT INTO videos ({cols}) VALUES ({marks}) ON CONFLICT (video_id) DO NOTHING"
+    marks = ", ".join(["?"] * len(COPY_COLUMNS))
+    return f"INSERT OR IGNORE INTO videos ({cols}) VALUES ({marks})"
+
+
+def _count(q: Queue) -> int:
+    return q.stats().total
+
+
+def migrate(src: Queue, dst: Queue, progress=None) -> dict:
+    """Copy every row of src into dst in id order; returns counts and a check."""
+    sql = _insert_sql(dst)
+    status_at = COPY_COLUMNS.index("status")
+    reset = {COPY_COLUMNS.index(c) for c in ("worker", "lease_until")}
+    before = _count(dst)
+    last, copied_pages, seen = 0, 0, 0
+    select = f"SELECT id, {', '.join(COPY_COLUMNS)} FROM videos WHERE id > ? ORDER BY id LIMIT {PAGE}"
+    while True:
+        with src._read_tx() as cur:
+            src._exec(cur, select, (last,))
+            rows = cur.fetchall()
+        if not rows:
+            break
+        batch = []
+        for row in rows:
+            values = [row[c] for c in COPY_COLUMNS]
+            if values[status_at] == "processing":
+                values[status_at] = "pending"
+                for i in reset:
+                    values[i] = None
+            batch.append(tuple(values))
+        with dst._write_tx() as cur:
+            cur.executemany(sql, batch)
+        last = rows[-1]["id"]
+        seen += len(rows)
+        copied_pages += 1
+        if progress:
+            progress(seen)
+    after = _count(dst)
+    # the check: every source id is in the destination
+    missing = 0
+    last = 0
+    while True:
+        with src._read_tx() as cur:
+            src._exec(cur, f"SELECT id, video_id FROM videos WHERE id > ? ORDER BY id LIMIT {PAGE}",
+                      (last,))
+            rows = cur.fetchall()
+        if not rows:
+            break
+        ids = [r["video_id"] for r in rows]
+        missing += len(ids) - len(dst.known(ids))
+        last = rows[-1]["id"]
+    return {"source_rows": seen, "copied": after - before, "already_there": seen - (after - before),
+            "destination_rows": after, "missing": missing}
+
+
+def migrate_command(args) -> int:
+    if not is_postgres(args.dst) and "://" in args.dst:
+        raise YtcorpusError("--to must be a postgresql:// URL (or a SQLite path)")
+    if is_postgres(args.src):
+        raise YtcorpusError("--from must be a SQLite file")
+    import os
+
+    if not os.path.exists(args.src):
+        raise YtcorpusError(f"--from {args.src}: no such file")
+    with open_queue(args.src) as src, open_queue(args.dst) as dst:
+        result = migrate(src, dst, progress=lambda n: log.info("copied %d rows...", n))
+    print(f"{result['source_rows']:,} rows in {args.src}: {result['copied']:,} copied, "
+          f"{result['already_there']:,} already in {redact(args.dst)}; "
+          f"destination now has {result['destination_rows']:,}; missing {result['missing']:,}")
+    return 0 if result["missing"] == 0 else 1
