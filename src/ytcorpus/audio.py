@@ -14,7 +14,8 @@ import numpy as np
 from .errors import DecodeError, PermanentError
 
 SAMPLE_RATE = 16_000
-TRUNCATED_FRACTION = 0.5  # decoded less than this share of the declared length -> truncated
+TRUNCATED_FRACTION = 0.5
+GROUP_SAMPLES = 500_000  # input samples per resampler call  # decoded less than this share of the declared length -> truncated
 
 
 def _open(path: str):
@@ -47,6 +48,27 @@ def declared_duration(container) -> float | None:
     return None
 
 
+def _grouped(frames, samples: int = GROUP_SAMPLES):
+    """Many small decoded frames -> few large ones: one resampler call per group is
+    much cheaper than one per 20 ms frame."""
+    import av
+
+    fifo = av.AudioFifo()
+    for frame in frames:
+        frame.pts = None  # the fifo checks timestamps; we only need the samples
+        try:
+            fifo.write(frame)
+        except ValueError:  # the format changed mid-stream: flush and start over
+            if fifo.samples:
+                yield fifo.read()
+            fifo = av.AudioFifo()
+            fifo.write(frame)
+        if fifo.samples >= samples:
+            yield fifo.read()
+    if fifo.samples:
+        yield fifo.read()
+
+
 def iter_mono16k(path: str, *, max_duration: float | None = None) -> Iterator[np.ndarray]:
     """Yield float32 blocks of 16 kHz mono audio."""
     import av
@@ -58,12 +80,11 @@ def iter_mono16k(path: str, *, max_duration: float | None = None) -> Iterator[np
             raise PermanentError(f"audio is {declared:.0f} s, over the {max_duration:.0f} s "
                                  "limit", kind="too_long")
         stream = container.streams.audio[0]
-        stream.thread_type = "AUTO"
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         limit = int(max_duration * SAMPLE_RATE) if max_duration else None
         produced = 0
         try:
-            for frame in container.decode(stream):
+            for frame in _grouped(container.decode(stream)):
                 for out in resampler.resample(frame):
                     block = out.to_ndarray().reshape(-1)
                     produced += block.size

@@ -19,8 +19,8 @@ _INSERT = (
 )
 _CLAIM = (
     "UPDATE videos SET status = 'processing', worker = %s, lease_until = %s "
-    "WHERE id IN (SELECT id FROM videos WHERE status = 'pending' AND not_before <= %s "
-    "ORDER BY priority DESC, id LIMIT %s FOR UPDATE SKIP LOCKED) "
+    "WHERE id = ANY(ARRAY(SELECT id FROM videos WHERE status = 'pending' AND not_before <= %s "
+    "ORDER BY priority DESC, id LIMIT %s FOR UPDATE SKIP LOCKED)) "
     "RETURNING id, video_id, url, title, duration_seconds, attempts, priority"
 )
 _SCHEMA_LOCK = 0x79746370  # advisory lock id: one process migrates at a time
