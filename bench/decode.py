@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+# bench/queue.py would shadow the stdlib `queue`: keep bench/ off sys.path
+sys.path[:] = [str(ROOT / "src"), str(ROOT / "tests")] + [
+    p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 import numpy as np  # noqa: E402
 
