@@ -49,8 +49,8 @@ def main() -> None:
     print(f"{'container':<10} {'ytcorpus':>10} {'faster-whisper':>15} {'ratio':>7}  max |diff|")
     for ext in FORMATS:
         path = write_audio(tmp / f"clip.{ext}", samples)
-        ours = best_of(lambda: decode_to_mono16k(path), args.repeat)
-        theirs = best_of(lambda: decode_audio(str(path)), args.repeat)
+        ours = best_of(lambda p=path: decode_to_mono16k(p), args.repeat)
+        theirs = best_of(lambda p=path: decode_audio(str(p)), args.repeat)
         a, b = decode_to_mono16k(path), decode_audio(str(path))
         n = min(a.size, b.size)
         diff = float(np.max(np.abs(a[:n] - b[:n])))

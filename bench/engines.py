@@ -45,7 +45,8 @@ def main() -> None:
     args = p.parse_args()
     data = clips()
     audio_s = sum(a.size for a, _ in data) / 16000
-    print(f"{len(data)} inputs, {audio_s:.0f} s of audio (longest {max(a.size for a, _ in data) / 16000:.0f} s), "
+    longest = max(a.size for a, _ in data) / 16000
+    print(f"{len(data)} inputs, {audio_s:.0f} s of audio (longest {longest:.0f} s), "
           f"tiny.en on CPU, batch {args.batch_size}, best of {args.repeat}")
     print(f"{'engine':<26} {'x realtime':>10} {'WER':>6}")
     for name, options in CONFIGS:

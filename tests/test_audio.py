@@ -68,7 +68,7 @@ def test_a_video_container_with_audio_decodes(tmp_path):
         video.width, video.height = 64, 48
         audio = out.add_stream("aac", rate=44100)
         audio.layout = "mono"
-        for i in range(20):
+        for _ in range(20):
             frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
             for p in video.encode(frame):
                 out.mux(p)

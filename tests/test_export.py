@@ -23,7 +23,8 @@ def _fill(db: str, n: int, text_len: int = 200) -> None:
                for i in range(n)], source="catalog:physics")
         while claims := q.claim("w", 500):
             q.complete_many("w", [(c.video_id, Result(
-                transcript=(f"lecture {c.video_id} " + "energy is conserved " * text_len)[:text_len],
+                transcript=(f"lecture {c.video_id} " + "energy is conserved " * text_len
+                            )[:text_len],
                 segments=[{"start": 0, "end": 1.5, "text": "lecture"},
                           {"start": 1.5, "end": 3.0, "text": c.video_id}],
                 duration_seconds=60.0, processing_time_seconds=2.0,

@@ -14,8 +14,8 @@ import numpy as np
 from .errors import DecodeError, PermanentError
 
 SAMPLE_RATE = 16_000
-TRUNCATED_FRACTION = 0.5
-GROUP_SAMPLES = 500_000  # input samples per resampler call  # decoded less than this share of the declared length -> truncated
+TRUNCATED_FRACTION = 0.5  # decoded less than this share of the declared length: truncated
+GROUP_SAMPLES = 500_000  # input samples per resampler call
 
 
 def _open(path: str):

@@ -64,7 +64,8 @@ def _worker_row(w: dict, recent: list[dict], now: float) -> dict:
     row = {"worker": w["worker"], "alive": w["alive"], "device": w["device"],
            "model": w["model"], "last_seen_s_ago": round(now - (w["last_seen"] or now), 1)}
     for key, span in WINDOWS.items():
-        audio = sum(r["duration_seconds"] or 0 for r in mine if _ts(r["completed_at"]) >= now - span)
+        audio = sum(r["duration_seconds"] or 0 for r in mine
+                    if _ts(r["completed_at"]) >= now - span)
         # a worker that started inside the window is measured over its own lifetime
         lived = max(1.0, min(span, now - (w["started_at"] or now)))
         row[f"x_realtime_{key[5:]}"] = round(audio / lived, 3)

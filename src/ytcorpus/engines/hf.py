@@ -146,8 +146,8 @@ class TransformersEngine:
             segs = []
             for chunk in out.get("chunks") or []:
                 start, end = chunk["timestamp"]
-                segs.append(Segment(float(start or 0.0), float(end if end is not None else duration),
-                                    chunk["text"].strip()))
+                end = float(end) if end is not None else duration  # the last chunk may be open
+                segs.append(Segment(float(start or 0.0), end, chunk["text"].strip()))
             if not segs and out.get("text", "").strip():
                 segs.append(Segment(0.0, duration, out["text"].strip()))
             result.append(segs)

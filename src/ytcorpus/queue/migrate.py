@@ -36,7 +36,8 @@ def migrate(src: Queue, dst: Queue, progress=None) -> dict:
     reset = {COPY_COLUMNS.index(c) for c in ("worker", "lease_until")}
     before = _count(dst)
     last, copied_pages, seen = 0, 0, 0
-    select = f"SELECT id, {', '.join(COPY_COLUMNS)} FROM videos WHERE id > ? ORDER BY id LIMIT {PAGE}"
+    select = (f"SELECT id, {', '.join(COPY_COLUMNS)} FROM videos WHERE id > ? "
+              f"ORDER BY id LIMIT {PAGE}")
     while True:
         with src._read_tx() as cur:
             src._exec(cur, select, (last,))

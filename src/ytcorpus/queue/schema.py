@@ -73,7 +73,8 @@ def create_videos_sql(backend: str) -> str:
     pk = ("id INTEGER PRIMARY KEY AUTOINCREMENT" if backend == "sqlite"
           else "id BIGSERIAL PRIMARY KEY")
     cols = ",\n    ".join(f"{c[0]} {c[idx]}" for c in COLUMNS)
-    return f"CREATE TABLE IF NOT EXISTS videos (\n    {pk},\n    video_id TEXT UNIQUE NOT NULL,\n    {cols}\n)"
+    return (f"CREATE TABLE IF NOT EXISTS videos (\n    {pk},\n"
+            f"    video_id TEXT UNIQUE NOT NULL,\n    {cols}\n)")
 
 
 def add_column_sql(backend: str, name: str) -> str:
