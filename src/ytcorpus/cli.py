@@ -232,7 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--from", dest="src", required=True, metavar="SQLITE")
     s.add_argument("--to", dest="dst", required=True, metavar="URL")
     s.set_defaults(func=cmd_migrate)
+    _accept_db_anywhere(sub)
     return p
+
+
+def _accept_db_anywhere(sub) -> None:
+    """`ytcorpus stats --db X` works like `ytcorpus --db X stats`."""
+    for name, parser in sub.choices.items():
+        if name == "migrate":
+            continue
+        parser.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_db_anywhere(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

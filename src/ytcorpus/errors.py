@@ -27,6 +27,7 @@ KINDS: dict[str, bool] = {
     "server_error": True,
     "bot_check": True,
     "interrupted": True,
+    "disk_full": True,
 }
 
 

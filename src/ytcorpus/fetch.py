@@ -29,6 +29,7 @@ SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 # (pattern in the error text, kind). First match wins; order matters.
 ERROR_PATTERNS: list[tuple[str, str]] = [
+    (r"No space left on device|Disk quota exceeded", "disk_full"),
     (r"confirm you.re not a bot|captcha", "bot_check"),
     (r"HTTP Error 429|Too Many Requests|try again later|rate.?limit", "rate_limited"),
     (r"Private video|This video is private", "private"),

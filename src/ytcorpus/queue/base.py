@@ -149,35 +149,30 @@ class Queue(ABC):
     def heartbeat(self, worker: str, video_ids: Sequence[str], lease_s: float = 600.0) -> int:
         """Renew the leases this worker holds; returns how many it still holds."""
         now = time.time()
-        renewed = 0
         with self._write_tx() as cur:
             self._exec(cur, "UPDATE workers SET last_seen = ?, lease_s = ? WHERE worker = ?",
                        (now, lease_s, worker))
-            for chunk in _chunks(list(video_ids), 500):
-                marks = ",".join("?" * len(chunk))
-                self._exec(
-                    cur,
-                    f"UPDATE videos SET lease_until = ? WHERE status = 'processing' "
-                    f"AND worker = ? AND video_id IN ({marks})",
-                    (now + lease_s, worker, *chunk),
-                )
-                renewed += cur.rowcount
+            renewed = self._update_held(cur, "lease_until = ?", (now + lease_s,), worker,
+                                        video_ids)
         return renewed
 
     def release(self, worker: str, video_ids: Sequence[str]) -> int:
         """Give rows back to pending without counting an attempt."""
-        released = 0
         with self._write_tx() as cur:
-            for chunk in _chunks(list(video_ids), 500):
-                marks = ",".join("?" * len(chunk))
-                self._exec(
-                    cur,
-                    f"UPDATE videos SET status = 'pending', worker = NULL, lease_until = NULL "
-                    f"WHERE status = 'processing' AND worker = ? AND video_id IN ({marks})",
-                    (worker, *chunk),
-                )
-                released += cur.rowcount
-        return released
+            return self._update_held(cur, "status = 'pending', worker = NULL, lease_until = NULL",
+                                     (), worker, video_ids)
+
+    def _update_held(self, cur, assignments: str, values: tuple, worker: str,
+                     video_ids: Sequence[str]) -> int:
+        """UPDATE rows this worker holds (processing), in chunks; returns rows changed."""
+        changed = 0
+        for chunk in _chunks(list(video_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            self._exec(cur, f"UPDATE videos SET {assignments} WHERE status = 'processing' "
+                            f"AND worker = ? AND video_id IN ({marks})",
+                       (*values, worker, *chunk))
+            changed += cur.rowcount
+        return changed
 
     def reap_expired(self) -> int:
         """Rows whose lease ran out (their worker died) go back to pending."""

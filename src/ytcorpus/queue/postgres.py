@@ -7,8 +7,7 @@ from functools import lru_cache
 
 from ..errors import QueueError
 from .base import Queue
-from .schema import (COLUMNS, INDEXES, SCHEMA_VERSION, WORKERS_TABLE, add_column_sql,
-                     create_videos_sql)
+from .schema import SCHEMA_VERSION, create_videos_sql, upgrade_statements
 
 _INSERT = (
     "INSERT INTO videos (video_id, url, title, course, university, duration_seconds, "
@@ -99,11 +98,6 @@ class PostgresQueue(Queue):
             cur.execute("SELECT column_name FROM information_schema.columns "
                         "WHERE table_name = 'videos' AND table_schema = current_schema()")
             have = {r["column_name"] for r in cur.fetchall()}
-            for name, _, _ in COLUMNS:
-                if name not in have:
-                    cur.execute(add_column_sql("postgres", name))
-            for sql in INDEXES:
+            for sql in upgrade_statements("postgres", have):
                 cur.execute(sql)
-            cur.execute(WORKERS_TABLE.format(real="DOUBLE PRECISION"))
-            cur.execute("DELETE FROM schema_version")
             cur.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))

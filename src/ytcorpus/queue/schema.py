@@ -81,3 +81,10 @@ def add_column_sql(backend: str, name: str) -> str:
     idx = 1 if backend == "sqlite" else 2
     decl = next(c[idx] for c in COLUMNS if c[0] == name)
     return f"ALTER TABLE videos ADD COLUMN {name} {decl}"
+
+
+def upgrade_statements(backend: str, have: set[str]) -> list[str]:
+    """After CREATE TABLE IF NOT EXISTS: what brings an existing table to this version."""
+    real = "REAL" if backend == "sqlite" else "DOUBLE PRECISION"
+    return ([add_column_sql(backend, name) for name, _, _ in COLUMNS if name not in have]
+            + INDEXES + [WORKERS_TABLE.format(real=real), "DELETE FROM schema_version"])

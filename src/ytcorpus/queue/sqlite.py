@@ -11,8 +11,7 @@ from pathlib import Path
 
 from ..errors import QueueError
 from .base import Queue
-from .schema import (COLUMNS, INDEXES, SCHEMA_VERSION, WORKERS_TABLE, add_column_sql,
-                     create_videos_sql)
+from .schema import SCHEMA_VERSION, create_videos_sql, upgrade_statements
 
 BUSY_TIMEOUT_MS = 30_000  # lock waits of 0.7-3.2 s were measured with 4+ writers
 
@@ -108,13 +107,8 @@ class SqliteQueue(Queue):
         with self._write_tx() as cur:
             cur.execute(create_videos_sql("sqlite"))
             have = {r[1] for r in cur.execute("PRAGMA table_info(videos)").fetchall()}
-            for name, _, _ in COLUMNS:
-                if name not in have:
-                    cur.execute(add_column_sql("sqlite", name))
-            for sql in INDEXES:
+            for sql in upgrade_statements("sqlite", have):
                 cur.execute(sql)
-            cur.execute(WORKERS_TABLE.format(real="REAL"))
-            cur.execute("DELETE FROM schema_version")
             cur.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     def checkpoint(self) -> None:
