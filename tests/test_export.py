@@ -114,6 +114,19 @@ def test_no_speech_rows_are_not_exported(tmp_path):
     assert manifest["rows"] == 1 and manifest["skipped_empty"] == 1
 
 
+def test_quality_flags_filter(tmp_path):
+    db = str(tmp_path / "data.db")
+    with open_queue(db) as q:
+        q.add(["aaaaaaaaaa1", "aaaaaaaaaa2"])
+        a, b = q.claim("w", 2)
+        q.complete("w", a.video_id, Result("loop loop", flags=["repetition_cut"]))
+        q.complete("w", b.video_id, Result("clean text"))
+    out = tmp_path / "o.jsonl"
+    r = run_cli("--db", db, "export", str(out), "--exclude-flags", "repetition_cut,other")
+    assert r.returncode == 0 and "exported 1 rows" in r.stdout
+    assert json.loads(out.read_text())["transcript"] == "clean text"
+
+
 @pytest.mark.slow
 def test_memory_stays_flat_on_200k_rows(tmp_path):
     db = str(tmp_path / "data.db")

@@ -172,3 +172,33 @@ def test_launch_sh_starts_one_cpu_worker_and_stop_stops_it(tmp_path, served):
 def _done(db: str) -> int:
     with open_queue(db) as q:
         return q.stats().completed
+
+
+def test_cuda_out_of_memory_halves_the_batch_and_goes_on(tmp_path, served):
+    """No GPU here: the real engine is wrapped so its first big batch raises the error
+    torch raises on CUDA OOM; the worker must halve the batch and store everything."""
+    from ytcorpus.config import FetchConfig, WorkerConfig
+    from ytcorpus.engines import load_engine
+    from ytcorpus.fetch import Fetcher
+    from ytcorpus.worker import Worker
+
+    engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=8)
+    real = engine.transcribe
+    seen = []
+
+    def transcribe(audios):
+        seen.append(engine.batch_size)
+        if engine.batch_size > 2:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(audios)
+
+    engine.transcribe = transcribe
+    db = str(tmp_path / "data.db")
+    with open_queue(db) as q:
+        q.add([served.url("arctic_a0007.wav") + f"?oom={i}" for i in range(4)])
+        config = WorkerConfig(download_threads=2, prefetch=4, lease=60, exit_when_empty=True)
+        worker = Worker(q, engine, Fetcher(FetchConfig(work_dir=str(tmp_path / "w"))), config,
+                        name="oom-test")
+        assert worker.run() == 0
+        assert q.stats().completed == 4 and q.stats().error == 0
+    assert seen[:3] == [8, 4, 2] and engine.batch_size == 2

@@ -214,8 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shard-size", default="100000",
                    help="rows per shard, or size like 500MB (default 100000 rows)")
     s.add_argument("--since", help="only rows completed after this time (ISO or unix)")
-    s.add_argument("--min-tokens", type=int)
-    s.add_argument("--language")
+    s.add_argument("--min-tokens", type=int, help="only rows with at least this many tokens")
+    s.add_argument("--language", help="only rows in this language (e.g. en)")
+    s.add_argument("--exclude-flags", metavar="FLAGS",
+                   help="skip rows with any of these quality flags, comma-separated "
+                        "(repetition_cut, high_compression, dropped_no_speech)")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("monitor", help="live dashboard (read-only)")
@@ -251,8 +254,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose > 1 else logging.INFO
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if sys.stderr.isatty():  # a person watching: rich, coloured log lines
+        from rich.logging import RichHandler
+
+        logging.basicConfig(level=level, format="%(message)s", datefmt="%H:%M:%S",
+                            handlers=[RichHandler(show_path=False)])
+    else:  # logs/worker-N.log, CI: plain lines with timestamps
+        logging.basicConfig(level=level, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose == 0:
         for noisy in ("faster_whisper", "httpx", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -172,7 +172,8 @@ class ShardedExport:
 
 
 def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
-                shard_size: str = "100000", progress=None) -> dict:
+                shard_size: str = "100000", progress=None,
+                exclude_flags: Iterable[str] = ()) -> dict:
     """Write rows to OUT; returns the manifest (also written for folders)."""
     fmt, single = detect_format(out, fmt)
     max_rows, max_bytes = parse_shard_size(shard_size)
@@ -189,11 +190,16 @@ def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
             writer = ShardedExport(target, fmt, max_rows, max_bytes)
     except OSError as exc:
         raise YtcorpusError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    totals = {"rows": 0, "tokens": 0, "audio_seconds": 0.0, "skipped_empty": 0}
+    totals = {"rows": 0, "tokens": 0, "audio_seconds": 0.0, "skipped_empty": 0,
+              "skipped_flags": 0}
+    excluded = set(exclude_flags)
     try:
         for row in rows:
             if not (row.get("transcript") or "").strip():
                 totals["skipped_empty"] += 1  # no-speech rows carry no text
+                continue
+            if excluded & set(row.get("flags") or ()):
+                totals["skipped_flags"] += 1
                 continue
             record = to_record(row)
             writer.write(record)
@@ -231,8 +237,10 @@ def export_command(args) -> int:
         with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(),
                       disable=not show, transient=True) as bar:
             task = bar.add_task("export", total=total)
+            excluded = [f.strip() for f in (args.exclude_flags or "").split(",") if f.strip()]
             manifest = export_rows(rows, args.out, args.format, args.shard_size,
-                                   progress=lambda n: bar.update(task, completed=n))
+                                   progress=lambda n: bar.update(task, completed=n),
+                                   exclude_flags=excluded)
     where = args.out if "files" in manifest else f"{args.out} ({len(manifest['shards'])} shards)"
     print(f"exported {manifest['rows']:,} rows, {manifest['tokens']:,} tokens, "
           f"{manifest['audio_seconds'] / 3600:,.2f} h of audio to {where}")
