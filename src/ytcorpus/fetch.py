@@ -160,6 +160,17 @@ class Fetcher:
         self.config = config or FetchConfig()
         self.work_dir = Path(self.config.work_dir)
         self.proxies = ProxyPool(self.config.proxies, self.config.proxy_cooldown_s)
+        self._local = threading.local()  # one YoutubeDL per thread and proxy (~50 ms to build)
+
+    def _ydl(self, video_id: str, proxy: str | None):
+        from yt_dlp import YoutubeDL
+
+        cache = self._local.__dict__.setdefault("ydls", {})
+        if proxy not in cache:
+            cache[proxy] = YoutubeDL(self.options(video_id, proxy))
+        ydl = cache[proxy]
+        ydl.params["outtmpl"]["default"] = str(self.work_dir / f"{video_id}.%(ext)s")
+        return ydl
 
     def options(self, video_id: str, proxy: str | None = None) -> dict[str, Any]:
         c = self.config
@@ -218,18 +229,16 @@ class Fetcher:
             raise
 
     def _download(self, video_id: str, url: str, proxy: str | None) -> FetchedAudio:
-        from yt_dlp import YoutubeDL
-
+        ydl = self._ydl(video_id, proxy)
         try:
-            with YoutubeDL(self.options(video_id, proxy)) as ydl:
-                info = ydl.extract_info(url, download=False)
-                if info.get("_type") == "playlist":
-                    entries = [e for e in (info.get("entries") or []) if e]
-                    if not entries:
-                        raise PermanentError("the page has no audio or video", kind="no_audio")
-                    info = entries[0]
-                self._check_before_download(info, video_id)
-                info = ydl.process_ie_result(info, download=True)
+            info = ydl.extract_info(url, download=False)
+            if info.get("_type") == "playlist":
+                entries = [e for e in (info.get("entries") or []) if e]
+                if not entries:
+                    raise PermanentError("the page has no audio or video", kind="no_audio")
+                info = entries[0]
+            self._check_before_download(info, video_id)
+            info = ydl.process_ie_result(info, download=True)
         except VideoError:
             self._remove_partial(video_id)
             raise
