@@ -240,10 +240,10 @@ class Fetcher:
             self._check_before_download(info, video_id)
             info = ydl.process_ie_result(info, download=True)
         except VideoError:
-            self._remove_partial(video_id)
+            self.remove_partial(video_id)
             raise
         except Exception as exc:  # yt-dlp raises DownloadError/ExtractorError with text
-            self._remove_partial(video_id)
+            self.remove_partial(video_id)
             raise classify(exc, video_id) from exc
         path = self._downloaded_path(info, video_id)
         return FetchedAudio(video_id, path, owned=True, info=_metadata(info))
@@ -271,7 +271,7 @@ class Fetcher:
         raise PermanentError("the server answered with no data", kind="no_audio",
                              video_id=video_id)
 
-    def _remove_partial(self, video_id: str) -> None:
+    def remove_partial(self, video_id: str) -> None:
         for leftover in self.work_dir.glob(f"{video_id}.*"):
             leftover.unlink(missing_ok=True)
 

@@ -238,10 +238,13 @@ class Worker:
             leftovers = prefetcher.stop(timeout=5.0)
             for item in leftovers:
                 prefetcher.done(item)
-            released = self.queue.release(self.name, self.held())
+            held = self.held()
+            released = self.queue.release(self.name, held)
             if released:
                 log.info("released %d claimed rows back to pending", released)
-            self._hold(self.held(), False)
+            for video_id in held:  # downloads still running when we gave up waiting
+                self.fetcher.remove_partial(video_id)
+            self._hold(held, False)
             beat.join(timeout=2)
             self.queue.unregister_worker(self.name)
         wall = time.time() - started
