@@ -25,6 +25,8 @@ def _known_db(path: str) -> None:
         q.fail("gpu-node-1", claims[1201].video_id, PermanentError("p", kind="private"))
         q.fail("gpu-node-1", claims[1202].video_id, PermanentError("x", kind="corrupt"))
         q.claim("gpu-node-2", 7)  # the dead worker's rows stay in processing
+        with q._write_tx() as cur:  # the fleet has run for two hours
+            cur.execute("UPDATE workers SET started_at = started_at - 7200")
     time.sleep(0.05)
 
 
@@ -84,3 +86,17 @@ def test_monitor_is_read_only(tmp_path):
 def test_sparkline():
     assert sparkline([0, 0]) == "  "
     assert sparkline([0, 4, 8]) == " ▄█"
+
+
+def test_a_young_fleet_is_measured_over_its_own_lifetime(tmp_path):
+    with open_queue(str(tmp_path / "data.db")) as q:
+        q.add(["aaaaaaaaaa1"])
+        q.register_worker("w1", lease_s=600)
+        [c] = q.claim("w1", 1)
+        q.complete("w1", c.video_id, Result("t", duration_seconds=600.0))
+        with q._write_tx() as cur:
+            cur.execute("UPDATE workers SET started_at = ?", (time.time() - 60,))
+        data = collect(q)
+    assert 9.0 < data["x_realtime_5m"] < 10.5  # 600 s of audio in its 60 s of life
+    assert data["x_realtime_5m"] == data["x_realtime_1h"]
+    assert 9.0 < data["workers"][0]["x_realtime_5m"] < 10.5

@@ -41,13 +41,15 @@ def collect(q: Queue, *, target_tokens: float = 100e9, now: float | None = None)
         "active_workers": sum(1 for w in workers if w["alive"]),
         "database": q.describe(),
     }
+    fleet_start = min((w["started_at"] or now for w in workers), default=now - 3600)
     for key, span in WINDOWS.items():
         rows = [r for r in recent if _ts(r["completed_at"]) >= now - span]
         audio = sum(r["duration_seconds"] or 0 for r in rows)
         tokens = sum(r["tokens"] or 0 for r in rows)
+        lived = max(1.0, min(span, now - fleet_start))  # a fleet younger than the window
         data[key] = {"videos": len(rows), "audio_seconds": round(audio, 3),
-                     "tokens": tokens, "x_realtime": round(audio / span, 3),
-                     "tokens_per_second": round(tokens / span, 3)}
+                     "tokens": tokens, "x_realtime": round(audio / lived, 3),
+                     "tokens_per_second": round(tokens / lived, 3)}
     data["x_realtime_5m"] = data["last_5m"]["x_realtime"]
     data["x_realtime_1h"] = data["last_1h"]["x_realtime"]
     rate = data["last_1h"]["tokens_per_second"] or data["last_5m"]["tokens_per_second"]

@@ -98,6 +98,9 @@ class Worker:
                 reaped = self.queue.reap_expired()
                 if reaped:
                     log.info("returned %d rows of dead workers to pending", reaped)
+                checkpoint = getattr(self.queue, "checkpoint", None)
+                if checkpoint:  # SQLite: keep the WAL from growing without bound
+                    checkpoint()
             want = max(1, self.config.download_threads)
             if limit:
                 want = min(want, limit - self._claimed_total)

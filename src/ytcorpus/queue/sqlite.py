@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -12,6 +13,8 @@ from pathlib import Path
 from ..errors import QueueError
 from .base import Queue
 from .schema import SCHEMA_VERSION, create_videos_sql, upgrade_statements
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000  # lock waits of 0.7-3.2 s were measured with 4+ writers
 
@@ -114,4 +117,7 @@ class SqliteQueue(Queue):
     def checkpoint(self) -> None:
         """Shrink the WAL; worth calling now and then on a long run."""
         with self._lock:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as exc:  # busy readers: try again next time
+                log.debug("WAL checkpoint skipped: %s", exc)
