@@ -122,11 +122,37 @@ class InvalidSource:
     reason: str
 
 
+class InvalidList(list):
+    """The invalid sources of an `add`; compares with a number by its count, so both
+    `len(r.invalid) == 2` and `r.invalid == 2` read naturally."""
+
+    def _count(self, other):
+        return (len(self), other) if isinstance(other, int) and not isinstance(other, bool) \
+            else (self, other)
+
+    def __eq__(self, other):
+        a, b = self._count(other)
+        return list.__eq__(a, b) if isinstance(a, list) else a == b
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __lt__(self, other):
+        a, b = self._count(other)
+        return a < b
+
+    def __gt__(self, other):
+        a, b = self._count(other)
+        return a > b
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass
 class AddResult:
     added: int = 0
     duplicates: int = 0
-    invalid: list[InvalidSource] = field(default_factory=list)
+    invalid: list[InvalidSource] = field(default_factory=InvalidList)
 
     def merge(self, other: AddResult) -> None:
         self.added += other.added

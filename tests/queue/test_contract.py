@@ -243,3 +243,21 @@ def test_reopen_keeps_data_and_schema_version(db_url):
         q.add(["aaaaaaaaaa1"])
     with open_queue(db_url) as q:
         assert q.stats().pending == 1
+
+
+def test_plain_exceptions_and_kind_names_are_typed_on_fail(queue):
+    queue.add(["aaaaaaaaaa1", "aaaaaaaaaa2", "aaaaaaaaaa3"])
+    a, b, c = queue.claim("w", 3, lease=60)  # `lease` is DESIGN.md's name for lease_s
+    assert queue.fail("w", a.video_id, TimeoutError("read timed out")) == "pending"
+    assert queue.get(a.video_id)["error_kind"] == "timeout"
+    assert queue.fail("w", b.video_id, "private") == "error"
+    assert queue.get(b.video_id)["error_kind"] == "private"
+    assert queue.fail("w", c.video_id, ConnectionResetError("reset by peer")) == "pending"
+    assert queue.get(c.video_id)["error_kind"] == "network"
+
+
+def test_add_result_counts(queue):
+    result = queue.add(["aaaaaaaaaa1", "aaaaaaaaaa1", "bad", "worse"])
+    assert (result.added, result.duplicates) == (1, 1)
+    assert result.invalid == 2 and len(result.invalid) == 2
+    assert result.invalid[0].source == "bad"

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..errors import VideoError, YtcorpusError, video_error
+from ..errors import KINDS, VideoError, YtcorpusError, classify, video_error
 from ..ids import parse_source
 from ..models import AddResult, Claim, InvalidSource, Result, Stats, Video
 from .schema import EXPORT_FIELDS
@@ -131,8 +131,11 @@ class Queue(ABC):
         result.duplicates += len(batch) - added
 
     # ---- claiming and leases -------------------------------------------------------
-    def claim(self, worker: str, n: int = 1, lease_s: float = 600.0) -> list[Claim]:
-        """Atomically take up to n pending rows (highest priority, then oldest)."""
+    def claim(self, worker: str, n: int = 1, lease_s: float = 600.0, *,
+              lease: float | None = None) -> list[Claim]:
+        """Atomically take up to n pending rows (highest priority, then oldest).
+        `lease` is accepted as another name for `lease_s` (DESIGN.md spells it so)."""
+        lease_s = lease if lease is not None else lease_s
         if n <= 0:
             return []
         now = time.time()
@@ -146,8 +149,10 @@ class Queue(ABC):
             for r in rows
         ]
 
-    def heartbeat(self, worker: str, video_ids: Sequence[str], lease_s: float = 600.0) -> int:
+    def heartbeat(self, worker: str, video_ids: Sequence[str], lease_s: float = 600.0, *,
+                  lease: float | None = None) -> int:
         """Renew the leases this worker holds; returns how many it still holds."""
+        lease_s = lease if lease is not None else lease_s
         now = time.time()
         with self._write_tx() as cur:
             self._exec(cur, "UPDATE workers SET last_seen = ?, lease_s = ? WHERE worker = ?",
@@ -238,9 +243,10 @@ class Queue(ABC):
     def fail(self, worker: str, video_id: str, error: BaseException | str) -> str | None:
         """Record a failure. Permanent -> 'error'; retryable -> 'pending' with backoff,
         'error' after max_attempts. Returns the new status, or None if not held."""
-        if not isinstance(error, VideoError):
-            kind = getattr(error, "kind", None) or "engine"
-            error = video_error(kind, str(error) or type(error).__name__, video_id)
+        if isinstance(error, str) and error in KINDS:  # fail(w, id, "network")
+            error = video_error(error, error, video_id)
+        elif not isinstance(error, VideoError):
+            error = classify(error, video_id)
         message = str(error)[:2000]
         with self._write_tx() as cur:
             self._exec(cur, "SELECT attempts FROM videos WHERE video_id = ? AND "
