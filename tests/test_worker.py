@@ -85,13 +85,19 @@ def _queue_copies(db: str, served, n: int, name: str = "arctic_a0007.wav") -> No
     assert run_cli("--db", db, "add", *urls).returncode == 0
 
 
-def test_sigterm_finishes_in_flight_releases_the_rest_and_exits_0(tmp_path, served):
+def _first_worker_running(tmp_path, served, copies: int, lease: str):
+    """A queue of copies and one worker, once it has completed its first row."""
     db = str(tmp_path / "data.db")
-    _queue_copies(db, served, 12)
+    _queue_copies(db, served, copies)
     first, second = tmp_path / "w1.log", tmp_path / "w2.log"
-    proc = _worker(db, first, "--batch-size", "1", "--lease", "30", "--work-dir",
+    proc = _worker(db, first, "--batch-size", "1", "--lease", lease, "--work-dir",
                    str(tmp_path / "work"))
     wait_for(lambda: "completed" in first.read_text(), timeout=120)
+    return db, proc, first, second
+
+
+def test_sigterm_finishes_in_flight_releases_the_rest_and_exits_0(tmp_path, served):
+    db, proc, first, second = _first_worker_running(tmp_path, served, 12, lease="30")
     started = time.time()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
@@ -108,12 +114,7 @@ def test_sigterm_finishes_in_flight_releases_the_rest_and_exits_0(tmp_path, serv
 
 
 def test_kill_9_then_a_second_worker_completes_every_row_once(tmp_path, served):
-    db = str(tmp_path / "data.db")
-    _queue_copies(db, served, 10)
-    first, second = tmp_path / "w1.log", tmp_path / "w2.log"
-    proc = _worker(db, first, "--batch-size", "1", "--lease", "3", "--work-dir",
-                   str(tmp_path / "work"))
-    wait_for(lambda: "completed" in first.read_text(), timeout=120)
+    db, proc, first, second = _first_worker_running(tmp_path, served, 10, lease="3")
     proc.kill()
     proc.wait()
     with open_queue(db) as q:

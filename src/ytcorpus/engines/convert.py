@@ -46,6 +46,17 @@ def _fused_attention(state: dict, prefix: str, v: dict, src: str, names: list[st
             state[f"{prefix}.{name}.bias"] = b
 
 
+def _self_attention_and_ffn(state: dict, dst: str, v: dict, src: str) -> None:
+    """What encoder and decoder layers share: fused q/k/v self-attention and the FFN."""
+    _fused_attention(state, f"{dst}.self_attn", v, f"{src}/self_attention/linear_0",
+                     ["q_proj", "k_proj", "v_proj"])
+    _linear(state, f"{dst}.self_attn.out_proj", v, f"{src}/self_attention/linear_1")
+    _norm(state, f"{dst}.self_attn_layer_norm", v, f"{src}/self_attention/layer_norm")
+    _linear(state, f"{dst}.fc1", v, f"{src}/ffn/linear_0")
+    _linear(state, f"{dst}.fc2", v, f"{src}/ffn/linear_1")
+    _norm(state, f"{dst}.final_layer_norm", v, f"{src}/ffn/layer_norm")
+
+
 def state_dict_from_ct2(v: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict]:
     n_enc = len({k.split("/")[1] for k in v if re.match(r"encoder/layer_\d+/", k)})
     n_dec = len({k.split("/")[1] for k in v if re.match(r"decoder/layer_\d+/", k)})
@@ -54,31 +65,19 @@ def state_dict_from_ct2(v: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray]
         _linear(s, f"model.encoder.conv{i}", v, f"encoder/conv{i}")
     s["model.encoder.embed_positions.weight"] = v["encoder/position_encodings/encodings"]
     for i in range(n_enc):
-        src, dst = f"encoder/layer_{i}", f"model.encoder.layers.{i}"
-        _fused_attention(s, f"{dst}.self_attn", v, f"{src}/self_attention/linear_0",
-                         ["q_proj", "k_proj", "v_proj"])
-        _linear(s, f"{dst}.self_attn.out_proj", v, f"{src}/self_attention/linear_1")
-        _norm(s, f"{dst}.self_attn_layer_norm", v, f"{src}/self_attention/layer_norm")
-        _linear(s, f"{dst}.fc1", v, f"{src}/ffn/linear_0")
-        _linear(s, f"{dst}.fc2", v, f"{src}/ffn/linear_1")
-        _norm(s, f"{dst}.final_layer_norm", v, f"{src}/ffn/layer_norm")
+        _self_attention_and_ffn(s, f"model.encoder.layers.{i}", v, f"encoder/layer_{i}")
     _norm(s, "model.encoder.layer_norm", v, "encoder/layer_norm")
     s["model.decoder.embed_tokens.weight"] = v["decoder/embeddings/weight"]
     s["model.decoder.embed_positions.weight"] = v["decoder/position_encodings/encodings"]
     for i in range(n_dec):
         src, dst = f"decoder/layer_{i}", f"model.decoder.layers.{i}"
-        _fused_attention(s, f"{dst}.self_attn", v, f"{src}/self_attention/linear_0",
-                         ["q_proj", "k_proj", "v_proj"])
-        _linear(s, f"{dst}.self_attn.out_proj", v, f"{src}/self_attention/linear_1")
-        _norm(s, f"{dst}.self_attn_layer_norm", v, f"{src}/self_attention/layer_norm")
+        _self_attention_and_ffn(s, dst, v, src)
+        # cross-attention: q alone, k/v fused
         _linear(s, f"{dst}.encoder_attn.q_proj", v, f"{src}/attention/linear_0")
         _fused_attention(s, f"{dst}.encoder_attn", v, f"{src}/attention/linear_1",
                          ["k_proj", "v_proj"])
         _linear(s, f"{dst}.encoder_attn.out_proj", v, f"{src}/attention/linear_2")
         _norm(s, f"{dst}.encoder_attn_layer_norm", v, f"{src}/attention/layer_norm")
-        _linear(s, f"{dst}.fc1", v, f"{src}/ffn/linear_0")
-        _linear(s, f"{dst}.fc2", v, f"{src}/ffn/linear_1")
-        _norm(s, f"{dst}.final_layer_norm", v, f"{src}/ffn/layer_norm")
     _norm(s, "model.decoder.layer_norm", v, "decoder/layer_norm")
     d_model = v["decoder/embeddings/weight"].shape[1]
     dims = {
