@@ -28,7 +28,7 @@ def collect(q: Queue, *, target_tokens: float = 100e9, now: float | None = None)
     now = time.time() if now is None else now
     s = q.stats()
     workers = q.workers()
-    recent = q.recent_completions(now - max(WINDOWS.values()))
+    by_worker = {key: q.completions_by_worker(now - span) for key, span in WINDOWS.items()}
     data: dict[str, Any] = {
         "total": s.total, "pending": s.pending, "processing": s.processing,
         "completed": s.completed, "error": s.error,
@@ -43,11 +43,11 @@ def collect(q: Queue, *, target_tokens: float = 100e9, now: float | None = None)
     }
     fleet_start = min((w["started_at"] or now for w in workers), default=now - 3600)
     for key, span in WINDOWS.items():
-        rows = [r for r in recent if _ts(r["completed_at"]) >= now - span]
-        audio = sum(r["duration_seconds"] or 0 for r in rows)
-        tokens = sum(r["tokens"] or 0 for r in rows)
+        videos = sum(n for n, _, _ in by_worker[key].values())
+        audio = sum(a for _, a, _ in by_worker[key].values())
+        tokens = sum(t for _, _, t in by_worker[key].values())
         lived = max(1.0, min(span, now - fleet_start))  # a fleet younger than the window
-        data[key] = {"videos": len(rows), "audio_seconds": round(audio, 3),
+        data[key] = {"videos": videos, "audio_seconds": round(audio, 3),
                      "tokens": tokens, "x_realtime": round(audio / lived, 3),
                      "tokens_per_second": round(tokens / lived, 3)}
     data["x_realtime_5m"] = data["last_5m"]["x_realtime"]
@@ -56,32 +56,30 @@ def collect(q: Queue, *, target_tokens: float = 100e9, now: float | None = None)
     remaining = max(0.0, target_tokens - s.tokens_completed)
     data["target_tokens"] = int(target_tokens)
     data["eta_seconds"] = round(remaining / rate) if rate > 0 else None
-    data["workers"] = [_worker_row(w, recent, now) for w in workers]
-    data["history"] = _history(recent, now)
+    data["workers"] = [_worker_row(w, by_worker, now) for w in workers]
+    data["history"] = _history(q.completions_by_minute(now - 3600), now)
     return data
 
 
-def _worker_row(w: dict, recent: list[dict], now: float) -> dict:
-    mine = [r for r in recent if r["worker"] == w["worker"]]
+def _worker_row(w: dict, by_worker: dict[str, dict], now: float) -> dict:
     row = {"worker": w["worker"], "alive": w["alive"], "device": w["device"],
            "model": w["model"], "last_seen_s_ago": round(now - (w["last_seen"] or now), 1)}
     for key, span in WINDOWS.items():
-        audio = sum(r["duration_seconds"] or 0 for r in mine
-                    if _ts(r["completed_at"]) >= now - span)
+        audio = by_worker[key].get(w["worker"], (0, 0.0, 0))[1]
         # a worker that started inside the window is measured over its own lifetime
         lived = max(1.0, min(span, now - (w["started_at"] or now)))
         row[f"x_realtime_{key[5:]}"] = round(audio / lived, 3)
     return row
 
 
-def _history(recent: list[dict], now: float) -> list[float]:
+def _history(per_minute: dict[str, float], now: float) -> list[float]:
     """Audio seconds completed per bucket over the last hour, oldest first."""
     width = 3600.0 / HISTORY_BUCKETS
     buckets = [0.0] * HISTORY_BUCKETS
-    for r in recent:
-        age = now - _ts(r["completed_at"])
+    for minute, audio in per_minute.items():
+        age = now - _ts(minute + ":00")
         if 0 <= age < 3600:
-            buckets[HISTORY_BUCKETS - 1 - int(age // width)] += r["duration_seconds"] or 0
+            buckets[HISTORY_BUCKETS - 1 - int(age // width)] += audio
     return [round(b, 1) for b in buckets]
 
 

@@ -72,3 +72,22 @@ def test_bad_database_paths_give_typed_errors(tmp_path):
         open_queue(str(junk))
     with pytest.raises(ConfigError):
         open_queue("mysql://localhost/x")
+
+
+def test_stats_and_monitor_queries_never_read_rows(sqlite_db):
+    """Transcripts are inline: a stats query that reads rows reads every transcript."""
+    traced: list[str] = []
+    with open_queue(sqlite_db) as q:
+        q._conn.set_trace_callback(traced.append)
+        q.stats()
+        q.completions_by_worker(0)
+        q.completions_by_minute(0)
+        q._conn.set_trace_callback(None)
+        plans = {}
+        for sql in traced:
+            if sql.startswith("SELECT") and "status = 'completed'" in sql:
+                plan = " ".join(r[-1] for r in q._conn.execute("EXPLAIN QUERY PLAN " + sql))
+                plans[sql] = plan
+    assert len(plans) == 3
+    for sql, plan in plans.items():
+        assert "COVERING INDEX" in plan, (sql, plan)

@@ -81,6 +81,10 @@ class Queue(ABC):
     def _q(self, sql: str) -> str:
         return sql
 
+    def _indexed(self, index: str) -> str:
+        """An index hint where the dialect has one (SQLite: INDEXED BY)."""
+        return ""
+
     def _exec(self, cur, sql: str, params: Sequence[Any] = ()):
         cur.execute(self._q(sql), tuple(params))
         return cur
@@ -320,7 +324,9 @@ class Queue(ABC):
                     setattr(s, r["status"], int(r["n"]))
                 s.total += int(r["n"])
             self._exec(cur, "SELECT COALESCE(SUM(duration_seconds), 0) AS a, "
-                            "COALESCE(SUM(tokens), 0) AS t FROM videos WHERE status = 'completed'")
+                            "COALESCE(SUM(tokens), 0) AS t FROM videos"
+                            f"{self._indexed('idx_videos_completed_totals')} "
+                            "WHERE status = 'completed'")
             r = cur.fetchone()
             s.audio_seconds_completed = float(r["a"] or 0)
             s.tokens_completed = int(r["t"] or 0)
@@ -333,13 +339,26 @@ class Queue(ABC):
         s.active_workers = sum(1 for w in self.workers() if w["alive"])
         return s
 
-    def recent_completions(self, since_ts: float) -> list[dict]:
-        """Rows completed since a time: worker, completed_at, duration_seconds, tokens."""
+    def completions_by_worker(self, since_ts: float) -> dict[str, tuple[int, float, int]]:
+        """Per worker since a time: (videos, audio seconds, tokens). Index-only."""
         with self._read_tx() as cur:
-            self._exec(cur, "SELECT worker, completed_at, duration_seconds, tokens FROM videos "
-                            "WHERE status = 'completed' AND completed_at >= ?",
+            self._exec(cur, "SELECT worker, COUNT(*) AS n, COALESCE(SUM(duration_seconds), 0) "
+                            "AS a, COALESCE(SUM(tokens), 0) AS t FROM videos"
+                            f"{self._indexed('idx_videos_completed_at')} "
+                            "WHERE status = 'completed' AND completed_at >= ? GROUP BY worker",
                        (utc_text(since_ts),))
-            return [dict(r) for r in cur.fetchall()]
+            return {r["worker"] or "?": (int(r["n"]), float(r["a"]), int(r["t"]))
+                    for r in cur.fetchall()}
+
+    def completions_by_minute(self, since_ts: float) -> dict[str, float]:
+        """Audio seconds completed per minute ('YYYY-MM-DD HH:MM') since a time."""
+        with self._read_tx() as cur:
+            self._exec(cur, "SELECT substr(completed_at, 1, 16) AS m, "
+                            "COALESCE(SUM(duration_seconds), 0) AS a FROM videos"
+                            f"{self._indexed('idx_videos_completed_at')} "
+                            "WHERE status = 'completed' AND completed_at >= ? "
+                            "GROUP BY substr(completed_at, 1, 16)", (utc_text(since_ts),))
+            return {r["m"]: float(r["a"]) for r in cur.fetchall()}
 
     def known(self, video_ids: Sequence[str]) -> set[str]:
         """Which of these ids are already queued (any status)."""

@@ -59,6 +59,11 @@ class SqliteQueue(Queue):
     def describe(self) -> str:
         return f"sqlite:{self.path}"
 
+    def _indexed(self, index: str) -> str:
+        # without ANALYZE statistics the planner prefers idx_videos_status and then reads
+        # every completed row, transcript included
+        return f" INDEXED BY {index}"
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
