@@ -72,3 +72,10 @@ def test_unusable_database_is_a_clear_error(tmp_path):
     out = run_cli("--db", str(tmp_path / "nope" / "x.db"), "stats")
     assert out.returncode == 1
     assert "does not exist" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_worker_numbers_are_validated(tmp_path):
+    for flag, value in (("--batch-size", "0"), ("--download-threads", "-1"),
+                        ("--prefetch", "x"), ("--lease", "0")):
+        out = run_cli("--db", str(tmp_path / "d.db"), "work", flag, value)
+        assert out.returncode == 2 and flag in out.stderr and "Traceback" not in out.stderr

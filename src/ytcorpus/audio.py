@@ -129,6 +129,3 @@ def decode_to_mono16k(path: str | os.PathLike, *, max_duration: float | None = N
         n += block.size
     return out[:n] if n > out.size * 0.9 else out[:n].copy()
 
-
-def duration_of(samples: np.ndarray) -> float:
-    return samples.size / SAMPLE_RATE

@@ -27,6 +27,26 @@ SQLite file or a postgresql:// URL.
 """
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {value}")
+    return value
+
+
 def _open(args):
     from .queue import open_queue
 
@@ -179,12 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default: transformers on CUDA, ctranslate2 on CPU")
     s.add_argument("--model", help="hub id, local directory, or a packaged short name "
                                    "(tiny.en)")
-    s.add_argument("--batch-size", type=int, help="audio chunks per engine batch (default 16)")
-    s.add_argument("--download-threads", type=int, help="parallel downloads (default 2)")
-    s.add_argument("--prefetch", type=int, help="items downloaded ahead at most (default 8)")
-    s.add_argument("--lease", type=float, help="lease seconds, renewed by heartbeat (600)")
+    s.add_argument("--batch-size", type=positive_int,
+                   help="audio chunks per engine batch (default 16)")
+    s.add_argument("--download-threads", type=positive_int, help="parallel downloads (default 2)")
+    s.add_argument("--prefetch", type=positive_int,
+                   help="items downloaded ahead at most (default 8)")
+    s.add_argument("--lease", type=positive_float, help="lease seconds, renewed by heartbeat (600)")
     s.add_argument("--work-dir", help="temp audio folder (default ./work)")
-    s.add_argument("--max-videos", type=int, help="stop after this many videos")
+    s.add_argument("--max-videos", type=positive_int, help="stop after this many videos")
     s.add_argument("--exit-when-empty", action="store_true", default=None,
                    help="exit when nothing is claimable and nothing is in flight")
     s.add_argument("--name", help="worker name prefix (default host-device)")
@@ -202,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--engine", choices=["transformers", "ctranslate2"])
     s.add_argument("--model")
     s.add_argument("--device", default="auto")
-    s.add_argument("--batch-size", type=int, default=8)
+    s.add_argument("--batch-size", type=positive_int, default=8)
     s.add_argument("--format", choices=["txt", "json", "srt", "vtt"], default="txt")
     s.set_defaults(func=cmd_transcribe)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import ConfigError
@@ -73,4 +73,3 @@ class WorkerConfig:
     exit_when_empty: bool = False
     poll_interval: float = 10.0
     name: str | None = None
-    extra: dict = field(default_factory=dict)

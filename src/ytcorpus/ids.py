@@ -13,7 +13,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from .errors import InvalidSourceError
-from .models import Video
 
 YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 YOUTUBE_HOSTS = {
@@ -99,8 +98,3 @@ def parse_source(source: str) -> tuple[str, str]:
         raise InvalidSourceError("unsupported URL scheme (use http, https or a local file)")
     raise InvalidSourceError("not a YouTube id or URL, an http(s) URL, or an existing file")
 
-
-def video_from_source(source: str, *, priority: int = 0, label: str | None = None,
-                      title: str | None = None) -> Video:
-    video_id, url = parse_source(source)
-    return Video(video_id=video_id, url=url, priority=priority, source=label, title=title)

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -41,7 +41,6 @@ class Ready:
     claim: Claim
     audio: np.ndarray
     fetched: FetchedAudio
-    info: dict = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -123,7 +122,7 @@ class Worker:
         except BaseException:
             fetched.cleanup()
             raise
-        return Ready(claim, audio, fetched, fetched.info)
+        return Ready(claim, audio, fetched)
 
     # ---- the engine loop -----------------------------------------------------------
     def _next_batch(self, prefetcher: Prefetcher) -> list[Prefetched] | None:
@@ -200,8 +199,9 @@ class Worker:
             results.append((r.claim.video_id, Result(
                 transcript=t.text, segments=t.segments, duration_seconds=round(r.seconds, 3),
                 processing_time_seconds=round(share, 4), language=t.language,
-                model=self.engine.model_name, tokens=n, title=r.info.get("title"),
-                channel=r.info.get("channel"), license=r.info.get("license"), flags=t.flags)))
+                model=self.engine.model_name, tokens=n, title=r.fetched.info.get("title"),
+                channel=r.fetched.info.get("channel"), license=r.fetched.info.get("license"),
+                flags=t.flags)))
         stored = self.queue.complete_many(self.name, results)
         self._hold([r.claim.video_id for r in ready], False)
         for (video_id, result), ok in zip(results, stored):

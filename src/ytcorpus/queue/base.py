@@ -228,17 +228,6 @@ class Queue(ABC):
                 done.append(cur.rowcount == 1)
         return done
 
-    def update_metadata(self, worker: str, video_id: str, **fields: Any) -> None:
-        """Fill title/channel/license/duration learnt while fetching."""
-        allowed = {"title", "channel", "license", "duration_seconds", "language"}
-        pairs = [(k, v) for k, v in fields.items() if k in allowed and v is not None]
-        if not pairs:
-            return
-        sets = ", ".join(f"{k} = ?" for k, _ in pairs)
-        with self._write_tx() as cur:
-            self._exec(cur, f"UPDATE videos SET {sets} WHERE video_id = ? AND worker = ?",
-                       (*[v for _, v in pairs], video_id, worker))
-
     def backoff_s(self, attempts: int) -> float:
         """Exponential backoff with +-25% jitter, capped."""
         base = min(self.retry_max_s, self.retry_base_s * (2 ** max(0, attempts - 1)))
