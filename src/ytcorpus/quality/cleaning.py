@@ -1,4 +1,4 @@
-"""Hallucination and quality guards, shared by every engine.
+"""Segment cleaning shared by every engine: no-speech segments, markers, loops in a segment.
 
 Whisper writes words into silence and music ("you", "Thanks for watching!") and can
 loop on one phrase. Speech is found with the Silero VAD that faster-whisper ships; the
@@ -14,7 +14,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .models import Segment, Transcript
+from ..models import Segment, Transcript
 
 SAMPLE_RATE = 16_000
 NO_SPEECH_PROB = 0.6        # Whisper's own thresholds
@@ -100,22 +100,3 @@ def clean_segments(segments: Iterable[Segment], duration: float) -> tuple[list[S
         kept.append(Segment(start, end, cut, seg.avg_logprob, seg.compression_ratio,
                             seg.no_speech_prob))
     return kept, sorted(flags)
-
-
-def build_transcript(segments: Iterable[Segment], duration: float, language: str | None,
-                     speech_s: float | None = None) -> Transcript:
-    """The one way engines turn raw segments into a Transcript."""
-    if speech_s is not None and speech_s < MIN_SPEECH_SECONDS:
-        return no_speech(duration, language)
-    kept, flags = clean_segments(segments, duration)
-    if not kept:
-        return no_speech(duration, language, flags)
-    text = " ".join(s.text for s in kept)
-    return Transcript(text=text, segments=kept, language=language, duration=duration,
-                      flags=flags)
-
-
-def no_speech(duration: float, language: str | None = None,
-              flags: list[str] | None = None) -> Transcript:
-    return Transcript(text="", segments=[], language=language, duration=duration,
-                      no_speech=True, flags=sorted(set(flags or []) | {"no_speech"}))

@@ -1,0 +1,20 @@
+"""Transcript quality: cleaning, signals, loops, stock phrases, language, flags,
+near-duplicates. `build_transcript` is the one way raw segments become a Transcript."""
+
+from __future__ import annotations
+
+from .cleaning import (COMPRESSION_RATIO, LOGPROB_FLOOR, MAX_REPEATS, MIN_SPEECH_SECONDS,
+                       NO_SPEECH_PROB, SAMPLE_RATE, clean_segments, compression_ratio,
+                       cut_repetitions, is_no_speech)
+from .transcript import build_transcript, no_speech
+
+try:  # the VAD moves to ytcorpus.vad; keep both names importable from here
+    from ..vad import speech_regions, speech_seconds
+except ImportError:  # pragma: no cover - until ytcorpus/vad.py exists
+    from .cleaning import speech_regions, speech_seconds
+
+__all__ = [
+    "COMPRESSION_RATIO", "LOGPROB_FLOOR", "MAX_REPEATS", "MIN_SPEECH_SECONDS", "NO_SPEECH_PROB",
+    "SAMPLE_RATE", "build_transcript", "clean_segments", "compression_ratio", "cut_repetitions",
+    "is_no_speech", "no_speech", "speech_regions", "speech_seconds",
+]
