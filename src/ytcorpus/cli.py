@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Sequence
 
@@ -47,15 +48,16 @@ def positive_float(text: str) -> float:
     return value
 
 
-def _open(args):
+def _open(args, *, create: bool = False, read_only: bool = False):
+    """Only `init` and `add` create a database; the rest fail on a missing one."""
     from .queue import open_queue
 
-    return open_queue(args.db)
+    return open_queue(args.db, create=create, read_only=read_only)
 
 
 # ---- subcommands ---------------------------------------------------------------------
 def cmd_init(args) -> int:
-    with _open(args) as q:
+    with _open(args, create=True) as q:
         print(f"ready: {q.describe()}")
     return 0
 
@@ -68,10 +70,15 @@ def _read_sources(args) -> list[str]:
         except OSError as exc:
             raise YtcorpusError(f"--from-file {path}: {exc.strerror}") from exc
         with handle:
-            for line in handle:
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    sources.append(line)
+            try:
+                lines = list(handle)
+            except UnicodeDecodeError:
+                raise YtcorpusError(f"--from-file {path}: not UTF-8 text (one URL, id or "
+                                    "path per line)") from None
+        for line in lines:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                sources.append(line)
     return sources
 
 
@@ -79,7 +86,7 @@ def cmd_add(args) -> int:
     sources = _read_sources(args)
     if not sources:
         raise YtcorpusError("add: give at least one SOURCE or --from-file")
-    with _open(args) as q:
+    with _open(args, create=True) as q:
         result = q.add(sources, priority=args.priority, source=args.source)
     for bad in result.invalid:
         print(f"invalid: {bad.source}: {bad.reason}", file=sys.stderr)
@@ -91,7 +98,7 @@ def cmd_add(args) -> int:
 def cmd_stats(args) -> int:
     from .monitor import collect, format_stats
 
-    with _open(args) as q:
+    with _open(args, read_only=True) as q:
         data = collect(q)
     if args.json:
         print(json.dumps(data, indent=2))
@@ -104,6 +111,8 @@ def cmd_requeue(args) -> int:
     if args.errors is None and not args.stale:
         raise YtcorpusError("requeue: say what to requeue: --errors [KIND] and/or --stale")
     with _open(args) as q:
+        if args.dry_run:
+            return _requeue_dry_run(q, args)
         if args.stale:
             print(f"stale leases returned to pending: {q.reap_expired()}")
         if args.errors is not None:
@@ -111,6 +120,34 @@ def cmd_requeue(args) -> int:
             n = q.requeue_errors(kind)
             print(f"errors requeued{' (' + kind + ')' if kind else ''}: {n}")
     return 0
+
+
+def _requeue_dry_run(q, args) -> int:
+    """Say what requeue would do, change nothing."""
+    if args.stale:
+        print(f"would return stale leases to pending: {q.expired_leases()}")
+    if args.errors is not None:
+        kind = args.errors or None
+        rows = q.errors(kind)
+        by_kind: dict[str, int] = {}
+        for r in rows:
+            by_kind[r["error_kind"] or "unknown"] = by_kind.get(r["error_kind"] or "unknown", 0) + 1
+        detail = ", ".join(f"{k} {n:,}" for k, n in sorted(by_kind.items()))
+        print(f"would requeue errors{' (' + kind + ')' if kind else ''}: {len(rows):,}"
+              + (f" ({detail})" if detail else ""))
+    return 0
+
+
+def cmd_errors(args) -> int:
+    from .errors_list import errors_command
+
+    return errors_command(args)
+
+
+def cmd_config(args) -> int:
+    from .config import config_command
+
+    return config_command(args)
 
 
 def cmd_work(args) -> int:
@@ -163,7 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn YouTube (and any audio/video URL or file) into a text corpus.")
     p.add_argument("--db", help="SQLite path or postgresql:// URL (default: $YTCORPUS_DB, "
                                 "$DB_URL, else ./data.db)")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    p.add_argument("--config", metavar="FILE",
+                   help="settings file (default: $YTCORPUS_CONFIG, else ./ytcorpus.toml "
+                        "when present); see `ytcorpus config`")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="more log output (-vv: debug, and tracebacks on errors)")
     p.add_argument("--version", action="version", version=f"ytcorpus {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -190,7 +231,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="requeue rows in error (only KIND if given, e.g. network)")
     s.add_argument("--stale", action="store_true",
                    help="return rows whose worker's lease ran out")
+    s.add_argument("-n", "--dry-run", action="store_true",
+                   help="only say how many rows would be requeued")
     s.set_defaults(func=cmd_requeue)
+
+    s = sub.add_parser("errors", help="list failed rows with their reasons",
+                       formatter_class=fmt,
+                       description="Rows in error, newest first: URL, kind, attempts, message. "
+                       "Read-only; `requeue --errors KIND` sends them back.",
+                       epilog="examples:\n  ytcorpus errors --kind network --limit 20\n"
+                              "  ytcorpus errors --json | jq -r '.[].url'")
+    s.add_argument("--kind", metavar="K", help="only this error kind (e.g. network, private)")
+    s.add_argument("--limit", type=positive_int, metavar="N", help="at most N rows")
+    s.add_argument("--json", action="store_true", help="print one JSON array")
+    s.set_defaults(func=cmd_errors)
+
+    s = sub.add_parser("config", help="show the effective settings and where each came from",
+                       formatter_class=fmt,
+                       description="Settings come from defaults < the config file "
+                       "(--config, $YTCORPUS_CONFIG or ./ytcorpus.toml) < YTCORPUS_* "
+                       "environment variables < flags. Secrets are masked. Unknown keys "
+                       "and variables are reported on stderr.",
+                       epilog="examples:\n  ytcorpus config\n"
+                              "  YTCORPUS_BATCH_SIZE=8 ytcorpus --config prod.toml config --json"
+                              "\n\nytcorpus.toml:\n  db = \"postgresql://corpus@db/corpus\"\n"
+                              "  [work]\n  batch_size = 8\n  [fetch]\n"
+                              "  proxies = [\"socks5://10.0.0.2:1080\"]")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_config)
 
     s = sub.add_parser("work", help="run one worker: claim, download, transcribe, store",
                        description="One worker process (one GPU, or the CPU).")
@@ -287,18 +355,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose == 0:
         for noisy in ("faster_whisper", "httpx", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        return args.func(args) or 0
-    except YtcorpusError as exc:
-        from .queue import redact
+    return run_command(args)
 
-        print(f"ytcorpus: error: {redact(str(exc))}", file=sys.stderr)
-        return 1
+
+def run_command(args) -> int:
+    """Run the subcommand; any failure ends as one line on stderr and a non-zero exit."""
+    from .oneline import one_line
+
+    try:
+        _apply_settings(args)
+        return args.func(args) or 0
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("ytcorpus: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        _silence_stdout()
         return 0
+    except Exception as exc:  # noqa: BLE001 - the one place that turns failures into a line
+        try:
+            line, code = one_line(exc)
+        except Exception:  # noqa: BLE001 - never a traceback from the error path itself
+            line, code = type(exc).__name__, 1
+        if args.verbose > 1:  # -vv: the traceback too
+            log.exception("details")
+        print(f"ytcorpus: error: {line}", file=sys.stderr)
+        return code
+
+
+def _apply_settings(args) -> None:
+    """--config FILE, the config file's db, and warnings about unknown settings."""
+    from . import config
+
+    config.use_config_file(getattr(args, "config", None))
+    if getattr(args, "db", None) is None and not any(
+            os.environ.get(n) for n in ("YTCORPUS_DB", "DB_URL")):
+        args.db = config.file_db()
+    _check_db_url(getattr(args, "db", None))
+    config.warn_unknown()
+
+
+def _check_db_url(db: str | None) -> None:
+    """A malformed postgresql:// URL is a one-line error naming the URL (password out)."""
+    from urllib.parse import urlsplit
+
+    from .queue import is_postgres, resolve_db
+
+    db = resolve_db(db)
+    if not is_postgres(db):
+        return
+    try:
+        urlsplit(db).port  # noqa: B018 - parsing is the check
+    except ValueError as exc:
+        raise YtcorpusError(f"database URL {db}: {exc}") from None
+
+
+def _silence_stdout() -> None:
+    """After EPIPE (`ytcorpus export - | head`), stop Python complaining at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

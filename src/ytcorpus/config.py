@@ -1,49 +1,223 @@
-"""Settings per stage: frozen dataclasses. Precedence: defaults < env YTCORPUS_* < flags."""
+"""Settings per stage: frozen dataclasses, one TOML table each.
+
+Precedence: field defaults < config file < environment YTCORPUS_<NAME> < command-line flags.
+The config file is --config FILE, else $YTCORPUS_CONFIG, else ./ytcorpus.toml when present;
+its keys are the environment names without the prefix, in lower case, in the stage's table:
+
+    db = "postgresql://corpus@db-host/corpus"    # top level: YTCORPUS_DB
+    [work]
+    batch_size = 8                                # YTCORPUS_BATCH_SIZE
+    [fetch]
+    proxies = ["socks5://10.0.0.2:1080"]          # YTCORPUS_PROXIES
+
+Every value from the file or the environment is checked like its flag; a bad one is a
+ConfigError that names where it came from.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import re
+import sys
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar
 
 from .errors import ConfigError
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+FILE_NAME = "ytcorpus.toml"
+PREFIX = "YTCORPUS_"
+# YTCORPUS_* variables that are not a stage field (read elsewhere, or by launch.sh/tests)
+OTHER_ENV = {"DB", "CONFIG", "CACHE", "HF_MODE", "HF_DTYPE", "LOG_DIR", "READY_TIMEOUT",
+             "STOP_TIMEOUT", "SKIP_POSTGRES"}
+TOP_LEVEL_KEYS = {"db"}
+SECRET_FIELDS = {"cookies"}
 
-def _coerce(name: str, raw: str, default: Any) -> Any:
+
+# ---- checks: the same rules the flags apply -------------------------------------------
+def positive(value: Any) -> str | None:
+    return None if value > 0 else f"must be more than 0, not {value}"
+
+
+def non_negative(value: Any) -> str | None:
+    return None if value >= 0 else f"must be 0 or more, not {value}"
+
+
+def one_of(*choices: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}, not {value!r}"
+    return check
+
+
+def device(value: Any) -> str | None:
+    if re.fullmatch(r"auto|cpu|cuda|cuda:\d+", str(value).lower()):
+        return None
+    return f"must be auto, cpu, cuda or cuda:N, not {value!r}"
+
+
+def byte_rate(value: Any) -> str | None:
+    if re.fullmatch(r"\d+(\.\d+)?[KMG]?", str(value).strip(), re.IGNORECASE):
+        return None
+    return f"must be bytes per second like 500K or 5M, not {value!r}"
+
+
+# field name -> check; a field may also carry metadata={"check": fn}
+CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "batch_size": positive, "download_threads": positive, "prefetch": positive,
+    "prepare_threads": positive, "lease": positive, "poll_interval": positive,
+    "socket_timeout": positive, "max_duration": positive, "interval": positive,
+    "max_videos": non_negative, "retries": non_negative, "sleep_interval": non_negative,
+    "max_sleep_interval": non_negative, "proxy_cooldown_s": non_negative,
+    "metrics_port": non_negative, "target": positive,
+    "device": device, "rate_limit": byte_rate,
+    "engine": lambda v: None if v in ("transformers", "ctranslate2") or ":" in str(v)
+    else f"must be transformers, ctranslate2 or module:Class, not {v!r}",
+}
+
+
+# ---- where values come from ----------------------------------------------------------
+class Setting(NamedTuple):
+    value: Any
+    source: str  # "default", "ytcorpus.toml [work]", "env YTCORPUS_X", "flag"
+
+
+_config_path: str | None = None
+_file_cache: dict[str, dict] = {}
+
+
+def use_config_file(path: str | None) -> None:
+    """--config FILE (main() calls this before any stage builds its settings)."""
+    global _config_path
+    _config_path = path
+
+
+def config_path() -> str | None:
+    path = _config_path or os.environ.get(f"{PREFIX}CONFIG")
+    if path:
+        if not os.path.isfile(path):
+            raise ConfigError(f"config file {path} does not exist")
+        return path
+    return FILE_NAME if os.path.isfile(FILE_NAME) else None
+
+
+def load_file() -> dict:
+    """The config file as a dict ({} when there is none). Cached per path."""
+    path = config_path()
+    if path is None:
+        return {}
+    if path not in _file_cache:
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            import tomli as tomllib  # type: ignore[no-redef]
+        try:
+            with open(path, "rb") as handle:
+                _file_cache[path] = tomllib.load(handle)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    return _file_cache[path]
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return None
+
+
+def _kind(f: dataclasses.Field, default: Any) -> str:
+    """bool/int/float/tuple/str, from the default or, for None defaults, the annotation."""
+    for name, typ in (("bool", bool), ("int", int), ("float", float), ("tuple", tuple)):
+        if isinstance(default, typ):
+            return name
+    hint = str(f.type)
+    for name in ("bool", "int", "float"):
+        if re.match(rf"{name}\b", hint):
+            return name
+    return "tuple" if hint.startswith("tuple") else "str"
+
+
+def _coerce(f: dataclasses.Field, raw: Any, where: str) -> Any:
+    """A file or environment value as the field's type, checked like its flag."""
+    default = _default(f)
+    kind = _kind(f, default)
+    text = raw if isinstance(raw, str) else None
     try:
-        if isinstance(default, bool):
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError(raw)
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-        if isinstance(default, tuple):
-            return tuple(p.strip() for p in raw.split(",") if p.strip())
-    except ValueError as exc:
-        raise ConfigError(f"environment YTCORPUS_{name.upper()}={raw!r} is not valid") from exc
-    return raw
+        if kind == "bool":
+            if isinstance(raw, bool):
+                value: Any = raw
+            elif str(raw).lower() in ("1", "true", "yes", "on"):
+                value = True
+            elif str(raw).lower() in ("0", "false", "no", "off", ""):
+                value = False
+            else:
+                raise ValueError
+        elif kind == "int":
+            if isinstance(raw, bool) or isinstance(raw, float):
+                raise ValueError
+            value = int(raw)
+        elif kind == "float":
+            if isinstance(raw, bool):
+                raise ValueError
+            value = float(raw)
+        elif kind == "tuple":
+            parts = raw if isinstance(raw, list) else str(raw).split(",")
+            value = tuple(str(p).strip() for p in parts if str(p).strip())
+        else:
+            if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+                raise ValueError
+            value = str(raw)
+    except (TypeError, ValueError):
+        shown = text if text is not None else raw
+        want = {"int": "a whole number", "float": "a number", "bool": "true or false",
+                "tuple": "a list", "str": "a string"}[kind]
+        raise ConfigError(f"{where}={shown!r} is not valid: must be {want}") from None
+    check = f.metadata.get("check") or CHECKS.get(f.name)
+    problem = check(value) if check and value is not None else None
+    if problem:
+        raise ConfigError(f"{where}={raw!r} is not valid: {problem}")
+    return value
+
+
+def table_of(cls: type) -> str:
+    return getattr(cls, "TABLE", cls.__name__.removesuffix("Config").lower())
+
+
+def settings(cls: type, **flags: Any) -> dict[str, Setting]:
+    """Each field's effective value and where it came from."""
+    table = table_of(cls)
+    section = load_file().get(table, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {config_path()}: [{table}] must be a table")
+    out: dict[str, Setting] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        current = Setting(_default(f), "default")
+        if f.name in section:
+            where = f"{config_path()} [{table}] {f.name}"
+            current = Setting(_coerce(f, section[f.name], where), f"{config_path()} [{table}]")
+        env = f"{PREFIX}{f.name.upper()}"
+        raw = os.environ.get(env)
+        if raw is not None:
+            current = Setting(_coerce(f, raw, f"environment {env}"), f"env {env}")
+        if flags.get(f.name) is not None:
+            current = Setting(flags[f.name], "flag")
+        out[f.name] = current
+    return out
 
 
 def build(cls: type[T], **flags: Any) -> T:
-    """Make a config: field defaults, then YTCORPUS_<FIELD> env, then non-None flags."""
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        raw = os.environ.get(f"YTCORPUS_{f.name.upper()}")
-        if raw is not None:
-            values[f.name] = _coerce(f.name, raw, default if default is not None else "")
-        if flags.get(f.name) is not None:
-            values[f.name] = flags[f.name]
-    return cls(**values)
+    """Make a config: defaults < config file < YTCORPUS_<FIELD> env < non-None flags."""
+    return cls(**{name: s.value for name, s in settings(cls, **flags).items()})
 
 
+# ---- the stages ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FetchConfig:
     work_dir: str = "./work"
@@ -62,6 +236,7 @@ class FetchConfig:
 
 @dataclass(frozen=True)
 class WorkerConfig:
+    TABLE = "work"
     device: str = "auto"
     engine: str | None = None            # default: transformers on CUDA, ctranslate2 on CPU
     model: str | None = None
@@ -73,3 +248,126 @@ class WorkerConfig:
     exit_when_empty: bool = False
     poll_interval: float = 10.0
     name: str | None = None
+
+
+@dataclass(frozen=True)
+class TranscribeConfig:
+    device: str = "auto"
+    engine: str | None = None
+    model: str | None = None
+    batch_size: int = 8
+    format: str = "txt"                  # comma-separated: txt,srt,vtt,json
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    interval: float = 2.0
+    target: str = "100B"                 # token target: 100B, 10M, 1.5K or a number
+    prometheus: int = 0                  # port for queue-wide gauges; 0 = none
+
+
+# table name -> dataclass; another stage registers its class here to join the config file
+STAGES: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    STAGES[table_of(cls)] = cls
+    return cls
+
+
+for _cls in (FetchConfig, WorkerConfig, TranscribeConfig, MonitorConfig):
+    register(_cls)
+
+
+# ---- reports: unknown names, effective settings ----------------------------------------
+def unknown_settings() -> list[str]:
+    """Warnings for config-file keys and YTCORPUS_* variables that no stage reads."""
+    fields = {f.name for cls in STAGES.values() for f in dataclasses.fields(cls)}
+    known_env = {name.upper() for name in fields} | OTHER_ENV
+    out = [f"unknown environment variable {name} (known: see `ytcorpus config`)"
+           for name in sorted(os.environ)
+           if name.startswith(PREFIX) and name[len(PREFIX):] not in known_env]
+    data = load_file()
+    for key, value in data.items():
+        if key in TOP_LEVEL_KEYS:
+            continue
+        if key not in STAGES or not isinstance(value, dict):
+            out.append(f"{config_path()}: unknown key or table {key!r} "
+                       f"(tables: {', '.join(sorted(STAGES))})")
+            continue
+        names = {f.name for f in dataclasses.fields(STAGES[key])}
+        out += [f"{config_path()}: unknown key {sub!r} in [{key}]" for sub in value
+                if sub not in names]
+    return out
+
+
+def warn_unknown() -> None:
+    for line in unknown_settings():
+        log.warning("%s", line)
+
+
+def file_db() -> str | None:
+    """The top-level `db` of the config file, if any."""
+    value = load_file().get("db")
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"config file {config_path()}: db must be a string")
+    return value
+
+
+def mask(name: str, value: Any) -> Any:
+    """Secrets out of a value for display: cookie files, proxy and database passwords."""
+    if value is None or value == "" or value == ():
+        return value
+    if name in SECRET_FIELDS:
+        return "***"
+    if isinstance(value, tuple):
+        return tuple(mask(name, v) for v in value)
+    if isinstance(value, str):
+        return re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1***@", value)
+    return value
+
+
+def effective(db: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """{table: {name: {"value", "source"}}} for every stage, secrets masked."""
+    from .queue import resolve_db
+
+    if db:
+        db_setting = Setting(db, "flag")
+    elif os.environ.get(f"{PREFIX}DB"):
+        db_setting = Setting(os.environ[f"{PREFIX}DB"], f"env {PREFIX}DB")
+    elif os.environ.get("DB_URL"):
+        db_setting = Setting(os.environ["DB_URL"], "env DB_URL")
+    elif file_db():
+        db_setting = Setting(file_db(), str(config_path()))
+    else:
+        db_setting = Setting(resolve_db(None), "default")
+    out = {"": {"db": {"value": mask("db", db_setting.value), "source": db_setting.source}}}
+    for table, cls in sorted(STAGES.items()):
+        out[table] = {name: {"value": mask(name, s.value), "source": s.source}
+                      for name, s in settings(cls).items()}
+    return out
+
+
+def config_command(args) -> int:
+    """`ytcorpus config [--json]`: effective settings and where each came from."""
+    import json
+
+    data = effective(getattr(args, "db", None))
+    warnings = unknown_settings()
+    if args.json:
+        print(json.dumps({"config_file": config_path(), "settings": data,
+                          "warnings": warnings}, indent=2, default=list))
+        return 0
+    print(f"# config file: {config_path() or 'none (defaults, environment and flags)'}")
+    for table, values in data.items():
+        if table:
+            print(f"\n[{table}]")
+        width = max(len(n) for n in values)
+        for name, item in values.items():
+            value = item["value"]
+            shown = "(none)" if value is None else (
+                ",".join(value) if isinstance(value, tuple) else value)
+            print(f"{name:<{width}} = {shown!s:<30} # {item['source']}")
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    return 0

@@ -15,7 +15,8 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..errors import KINDS, VideoError, YtcorpusError, classify, video_error
+from ..errors import (KINDS, UNKNOWN_MAX_ATTEMPTS, YtcorpusError, classify, fault_of,
+                      video_error)
 from ..ids import parse_source
 from ..models import AddResult, Claim, InvalidSource, Result, Stats, Video
 from .schema import EXPORT_FIELDS
@@ -81,6 +82,11 @@ class Queue(ABC):
     def _q(self, sql: str) -> str:
         return sql
 
+    def _now(self, cur) -> float:
+        """The one clock for leases, heartbeats and backoff. SQLite lives on one host, so
+        its clock is this host's; PostgreSQL overrides this with the server's clock."""
+        return time.time()
+
     def _indexed(self, index: str) -> str:
         """An index hint where the dialect has one (SQLite: INDEXED BY)."""
         return ""
@@ -142,14 +148,14 @@ class Queue(ABC):
         lease_s = lease if lease is not None else lease_s
         if n <= 0:
             return []
-        now = time.time()
         with self._write_tx() as cur:
+            now = self._now(cur)
             rows = self._claim_rows(cur, worker, n, now + lease_s, now)
         rows = sorted(rows, key=lambda r: (-(r["priority"] or 0), r["id"]))
         return [
             Claim(video_id=r["video_id"], url=r["url"], title=r["title"],
                   duration_seconds=r["duration_seconds"], attempts=r["attempts"] or 0,
-                  priority=r["priority"] or 0)
+                  priority=r["priority"] or 0, crashes=r["crashes"] or 0)
             for r in rows
         ]
 
@@ -157,8 +163,8 @@ class Queue(ABC):
                   lease: float | None = None) -> int:
         """Renew the leases this worker holds; returns how many it still holds."""
         lease_s = lease if lease is not None else lease_s
-        now = time.time()
         with self._write_tx() as cur:
+            now = self._now(cur)
             self._exec(cur, "UPDATE workers SET last_seen = ?, lease_s = ? WHERE worker = ?",
                        (now, lease_s, worker))
             renewed = self._update_held(cur, "lease_until = ?", (now + lease_s,), worker,
@@ -183,14 +189,24 @@ class Queue(ABC):
             changed += cur.rowcount
         return changed
 
+    max_crashes = 3
+
     def reap_expired(self) -> int:
-        """Rows whose lease ran out (their worker died) go back to pending."""
+        """Rows whose lease ran out (their worker died) go back to pending, counting a
+        crash; the max_crashes-th crash ends the row as error kind 'worker_crash'."""
+        dead = "crashes + 1 >= ?"
         with self._write_tx() as cur:
             self._exec(
                 cur,
-                "UPDATE videos SET status = 'pending', worker = NULL, lease_until = NULL "
+                f"UPDATE videos SET crashes = crashes + 1, lease_until = NULL, "
+                f"status = CASE WHEN {dead} THEN 'error' ELSE 'pending' END, "
+                f"worker = CASE WHEN {dead} THEN worker ELSE NULL END, "
+                f"error_kind = CASE WHEN {dead} THEN 'worker_crash' ELSE error_kind END, "
+                f"error = CASE WHEN {dead} THEN ? ELSE error END "
                 "WHERE status = 'processing' AND (lease_until IS NULL OR lease_until < ?)",
-                (time.time(),),
+                (self.max_crashes, self.max_crashes, self.max_crashes, self.max_crashes,
+                 f"its worker died while holding it {self.max_crashes} times "
+                 "(crash, OOM kill or lost node)", self._now(cur)),
             )
             return cur.rowcount
 
@@ -199,7 +215,8 @@ class Queue(ABC):
         "UPDATE videos SET status = 'completed', transcript = ?, segments = ?, "
         "duration_seconds = ?, processing_time_seconds = ?, speed_ratio = ?, language = ?, "
         "model = ?, tokens = ?, title = COALESCE(?, title), channel = COALESCE(?, channel), "
-        "license = COALESCE(?, license), flags = ?, completed_at = ?, lease_until = NULL, "
+        "license = COALESCE(?, license), flags = ?, completed_at = ?, completed_seq = ?, "
+        "lease_until = NULL, "
         "error_kind = NULL, error = NULL "
         "WHERE video_id = ? AND status = 'processing' AND worker = ?"
     )
@@ -215,7 +232,8 @@ class Queue(ABC):
         stamp = utc_text()
         done: list[bool] = []
         with self._write_tx() as cur:
-            for video_id, result in items:
+            first_seq = self._next_seq(cur, len(items))
+            for seq, (video_id, result) in enumerate(items, first_seq):
                 if not isinstance(result, Result):
                     raise TypeError("complete() takes a ytcorpus.models.Result")
                 segments = json.dumps([s.to_dict() for s in result.segments], ensure_ascii=False)
@@ -223,10 +241,16 @@ class Queue(ABC):
                     result.transcript, segments, result.duration_seconds,
                     result.processing_time_seconds, result.speed_ratio, result.language,
                     result.model, result.tokens, result.title, result.channel, result.license,
-                    json.dumps(result.flags) if result.flags else None, stamp, video_id, worker,
+                    json.dumps(result.flags) if result.flags else None, stamp, seq, video_id,
+                    worker,
                 ))
                 done.append(cur.rowcount == 1)
         return done
+
+    def _next_seq(self, cur, n: int) -> int:
+        """Reserve n completion numbers; the counter row stays locked until commit."""
+        self._exec(cur, "UPDATE completion_seq SET v = v + ? RETURNING v", (n,))
+        return int(cur.fetchone()["v"]) - n + 1
 
     def backoff_s(self, attempts: int) -> float:
         """Exponential backoff with +-25% jitter, capped."""
@@ -234,13 +258,25 @@ class Queue(ABC):
         return base * random.uniform(0.75, 1.25)
 
     def fail(self, worker: str, video_id: str, error: BaseException | str) -> str | None:
-        """Record a failure. Permanent -> 'error'; retryable -> 'pending' with backoff,
-        'error' after max_attempts. Returns the new status, or None if not held."""
+        """Record a failure, by whose fault it is (errors.fault_of). The node's: the row goes
+        back to pending uncharged (no attempt, no backoff; the reason is kept in `error`).
+        The video's: permanent -> 'error'; retryable -> 'pending' with backoff, 'error'
+        after max_attempts. Unknown: the same, but 'error' after UNKNOWN_MAX_ATTEMPTS.
+        Returns the new status, or None if not held."""
+        fault = fault_of(error)
         if isinstance(error, str) and error in KINDS:  # fail(w, id, "network")
             error = video_error(error, error, video_id)
-        elif not isinstance(error, VideoError):
+        elif not isinstance(error, YtcorpusError) or error.kind not in KINDS:
             error = classify(error, video_id)
+        kind = error.kind
         message = str(error)[:2000]
+        if fault == "node":
+            with self._write_tx() as cur:
+                changed = self._update_held(
+                    cur, "status = 'pending', worker = NULL, lease_until = NULL, "
+                         "error_kind = ?, error = ?", (kind, message), worker, [video_id])
+            return "pending" if changed else None
+        limit = UNKNOWN_MAX_ATTEMPTS if fault == "unknown" else self.max_attempts
         with self._write_tx() as cur:
             self._exec(cur, "SELECT attempts FROM videos WHERE video_id = ? AND "
                             "status = 'processing' AND worker = ?" + self._for_update,
@@ -249,8 +285,8 @@ class Queue(ABC):
             if row is None:
                 return None
             attempts = (row["attempts"] or 0) + 1
-            if error.retryable and attempts < self.max_attempts:
-                status, not_before = "pending", time.time() + self.backoff_s(attempts)
+            if KINDS.get(kind, False) and attempts < min(limit, self.max_attempts):
+                status, not_before = "pending", self._now(cur) + self.backoff_s(attempts)
             else:
                 status, not_before = "error", 0.0
             self._exec(
@@ -258,7 +294,7 @@ class Queue(ABC):
                 "UPDATE videos SET status = ?, attempts = ?, not_before = ?, error_kind = ?, "
                 "error = ?, worker = CASE WHEN ? = 'error' THEN worker ELSE NULL END, "
                 "lease_until = NULL WHERE video_id = ? AND worker = ?",
-                (status, attempts, not_before, error.kind, message, status, video_id, worker),
+                (status, attempts, not_before, kind, message, status, video_id, worker),
             )
         return status
 
@@ -266,8 +302,8 @@ class Queue(ABC):
 
     def requeue_errors(self, kind: str | None = None) -> int:
         """Put errored rows (all, or one kind) back to pending with a fresh attempt count."""
-        sql = ("UPDATE videos SET status = 'pending', attempts = 0, not_before = 0, "
-               "worker = NULL, error_kind = NULL, error = NULL WHERE status = 'error'")
+        sql = ("UPDATE videos SET status = 'pending', attempts = 0, crashes = 0, "
+               "not_before = 0, worker = NULL, error_kind = NULL, error = NULL WHERE status = 'error'")
         params: tuple = ()
         if kind:
             sql += " AND error_kind = ?"
@@ -276,11 +312,32 @@ class Queue(ABC):
             self._exec(cur, sql, params)
             return cur.rowcount
 
+    def errors(self, kind: str | None = None, limit: int | None = None) -> list[dict]:
+        """Rows in error (all, or one kind), newest id first: video_id, url, error_kind,
+        attempts, error. Read-only (`ytcorpus errors`, `requeue --dry-run`)."""
+        sql = ("SELECT video_id, url, error_kind, attempts, error FROM videos "
+               "WHERE status = 'error'")
+        params: tuple = ()
+        if kind:
+            sql += " AND error_kind = ?"
+            params = (kind,)
+        sql += " ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        with self._read_tx() as cur:
+            self._exec(cur, sql, params)
+            return [dict(r) for r in cur.fetchall()]
+
+    def expired_leases(self) -> int:
+        """How many rows reap_expired() would return to pending now (read-only)."""
+        with self._read_tx() as cur:
+            self._exec(cur, "SELECT COUNT(*) AS n FROM videos WHERE status = 'processing' "
+                            "AND (lease_until IS NULL OR lease_until < ?)", (self._now(cur),))
+            return int(cur.fetchone()["n"])
+
     # ---- workers -------------------------------------------------------------------
     def register_worker(self, worker: str, *, host: str = "", device: str = "",
                         model: str = "", lease_s: float = 600.0) -> None:
-        now = time.time()
         with self._write_tx() as cur:
+            now = self._now(cur)
             self._exec(cur, "DELETE FROM workers WHERE worker = ?", (worker,))
             self._exec(cur, "INSERT INTO workers (worker, host, device, model, started_at, "
                             "last_seen, lease_s, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
@@ -289,12 +346,12 @@ class Queue(ABC):
     def unregister_worker(self, worker: str) -> None:
         with self._write_tx() as cur:
             self._exec(cur, "UPDATE workers SET state = 'stopped', last_seen = ? "
-                            "WHERE worker = ?", (time.time(), worker))
+                            "WHERE worker = ?", (self._now(cur), worker))
 
     def workers(self) -> list[dict]:
         """Every registered worker with `alive` (heartbeat within its lease)."""
-        now = time.time()
         with self._read_tx() as cur:
+            now = self._now(cur)
             self._exec(cur, "SELECT worker, host, device, model, started_at, last_seen, "
                             "lease_s, state FROM workers ORDER BY started_at")
             rows = [dict(r) for r in cur.fetchall()]
@@ -323,7 +380,7 @@ class Queue(ABC):
                             "FROM videos WHERE status = 'error' GROUP BY error_kind")
             s.errors_by_kind = {r["k"]: int(r["n"]) for r in cur.fetchall()}
             self._exec(cur, "SELECT COUNT(*) AS n FROM videos WHERE status = 'pending' "
-                            "AND not_before > ?", (time.time(),))
+                            "AND not_before > ?", (self._now(cur),))
             s.waiting_retry = int(cur.fetchone()["n"])
         s.active_workers = sum(1 for w in self.workers() if w["alive"])
         return s
