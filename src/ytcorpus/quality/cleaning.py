@@ -14,7 +14,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ..models import Segment, Transcript
+from ..models import Segment
 
 SAMPLE_RATE = 16_000
 NO_SPEECH_PROB = 0.6        # Whisper's own thresholds

@@ -1,0 +1,66 @@
+"""Near-duplicate transcripts (re-uploads, re-encodes, clips) with MinHash and LSH bands.
+
+Each completed transcript gets a MinHash signature of its word shingles (datasketch); the
+signature is cut into BANDS bands of ROWS values and each band is hashed to one 64-bit
+integer. Two transcripts share a band hash with high probability when their shingle
+Jaccard similarity is above about THRESHOLD, so a row's candidates are an indexed lookup
+on (band, hash) in the database; candidates are then checked on their signatures.
+Shingle size and threshold were measured on independent tiny.en transcripts of
+re-encoded, trimmed copies vs different lectures on one topic (bench/quality.py)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from .loops import normalize
+
+NUM_PERM = 128
+SHINGLE_WORDS = 2       # word bigrams: widest gap between re-encodes and other lectures
+THRESHOLD = 0.4          # estimated Jaccard at or above which two rows are duplicates
+BANDS, ROWS = 20, 4      # P(candidate): 0.99 at J=0.69 (lowest re-encode), 0.03 at J=0.2
+MIN_WORDS = 20           # shorter transcripts ("Thank you.") are not deduplicated
+SEED = 1                 # every node must hash alike
+
+
+def shingles(text: str, n: int = SHINGLE_WORDS) -> set[bytes]:
+    words = normalize(text).split()
+    return {" ".join(words[i:i + n]).encode("utf-8") for i in range(len(words) - n + 1)}
+
+
+def signature(text: str, n: int = SHINGLE_WORDS) -> np.ndarray | None:
+    """The MinHash (NUM_PERM uint32 values) of a transcript, or None when too short."""
+    from datasketch import MinHash
+
+    if len(text.split()) < MIN_WORDS:
+        return None
+    grams = shingles(text, n)
+    if not grams:
+        return None
+    mh = MinHash(num_perm=NUM_PERM, seed=SEED)
+    mh.update_batch(list(grams))
+    return np.asarray(mh.hashvalues, dtype=np.uint32)
+
+
+def to_bytes(sig: np.ndarray) -> bytes:
+    return sig.astype("<u4").tobytes()
+
+
+def from_bytes(blob: bytes) -> np.ndarray:
+    return np.frombuffer(bytes(blob), dtype="<u4")
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Estimated Jaccard similarity of two signatures."""
+    return float(np.mean(a == b))
+
+
+def band_hashes(sig: np.ndarray, bands: int = BANDS, rows: int = ROWS) -> list[tuple[int, int]]:
+    """(band index, signed 64-bit hash of that band's values) for each band."""
+    raw = sig.astype("<u4")
+    out = []
+    for b in range(bands):
+        digest = hashlib.blake2b(raw[b * rows:(b + 1) * rows].tobytes(), digest_size=8).digest()
+        out.append((b, int.from_bytes(digest, "little", signed=True)))
+    return out

@@ -1,0 +1,67 @@
+"""Which language a transcript is in, and how that was decided.
+
+Sources, strongest first: a multilingual model's own detection ("model"); for an
+English-only model the decoding signals ("signals": speech with almost no words per
+minute, or nothing but stock phrases, is not English); the video's metadata
+("metadata": yt-dlp's `language`, or the language of its original automatic captions),
+which is known before download and lets a worker skip a video in another language."""
+
+from __future__ import annotations
+
+from .flags import MAX_STOCK_SHARE, MIN_SPEECH_FOR_WPM, MIN_WPM
+
+UNDETERMINED = "und"  # ISO 639-2: speech present, language not the model's
+
+
+def metadata_language(info: dict | None) -> str | None:
+    """The spoken language yt-dlp's info dict states (before download), as a short code.
+
+    `language` when the uploader set it; else the original automatic-caption track
+    (YouTube marks it "<lang>-orig"); else None."""
+    if not info:
+        return None
+    lang = info.get("language")
+    if isinstance(lang, str) and lang.strip():
+        return _short(lang)
+    for key in (info.get("automatic_captions") or {}):
+        if isinstance(key, str) and key.endswith("-orig"):
+            return _short(key[:-len("-orig")])
+    return None
+
+
+def _short(code: str) -> str:
+    """'en-US' -> 'en', 'pt_BR' -> 'pt'."""
+    return code.strip().replace("_", "-").split("-")[0].lower()
+
+
+def signals_say_english(q: dict) -> bool | None:
+    """True/False from an English-only model's decoding signals; None when too little
+    speech to tell."""
+    if q.get("speech_s", 0) < MIN_SPEECH_FOR_WPM:
+        return None
+    if q.get("stock_phrase_share", 0) >= MAX_STOCK_SHARE:
+        return False
+    return q.get("wpm", 0) >= MIN_WPM
+
+
+def decide(model_language: str | None, q: dict, *, multilingual: bool | None = None,
+           metadata: str | None = None) -> tuple[str | None, str | None]:
+    """(language, language_source) of one transcript.
+
+    multilingual=True: the model detected the language itself; it wins. Otherwise the
+    model can only write English (or said nothing): the signals decide English or not;
+    when not, the metadata's language if it names another one, else "und"."""
+    if multilingual and model_language:
+        return model_language, "model"
+    if model_language and model_language != "en":  # an engine that detected a language
+        return model_language, "model"
+    english = signals_say_english(q)
+    if english is True:
+        return "en", "signals"
+    if english is False:
+        if metadata and metadata != "en":
+            return metadata, "metadata"
+        return UNDETERMINED, "signals"
+    if metadata:
+        return metadata, "metadata"
+    return model_language, ("model" if model_language else None)
