@@ -40,6 +40,7 @@ class Claim:
     duration_seconds: float | None = None
     attempts: int = 0
     priority: int = 0
+    crashes: int = 0  # times a lease of this row was reaped from a dead worker
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class Transcript:
     duration: float
     no_speech: bool = False
     flags: list[str] = field(default_factory=list)
+    quality: dict | None = None          # signals (ytcorpus.quality.signals.measure)
+    language_source: str | None = None   # model | metadata | signals
 
 
 @dataclass
@@ -102,6 +105,9 @@ class Result:
     channel: str | None = None
     license: str | None = None
     flags: list[str] = field(default_factory=list)
+    quality: dict | None = None          # Transcript.quality
+    language_source: str | None = None   # Transcript.language_source
+    license_source: str | None = None    # where `license` was read: download | page
 
     def __post_init__(self) -> None:
         self.segments = coerce_segments(self.segments)
