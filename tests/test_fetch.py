@@ -10,8 +10,9 @@ import pytest
 from conftest import run_cli
 from ytcorpus.config import FetchConfig
 from ytcorpus.errors import PermanentError, RetryableError, VideoError
-from ytcorpus.fetch import Fetcher, ProxyPool, classify
+from ytcorpus.fetch import DEFAULT_AUDIO_FORMAT, Fetcher, classify
 from ytcorpus.ids import parse_source
+from ytcorpus.pacing import RoutePool, parse_routes
 from ytcorpus.prefetch import Prefetcher
 
 
@@ -133,12 +134,17 @@ def test_geo_restricted_error_class_maps_to_geo_blocked():
     assert classify(GeoRestrictedError("blocked")).kind == "geo_blocked"
 
 
-def test_proxy_pool_round_robin_and_cooldown():
-    pool = ProxyPool(["http://a", "http://b", "http://c"], cooldown_s=60)
-    assert [pool.next() for _ in range(4)] == ["http://a", "http://b", "http://c", "http://a"]
-    pool.cool_down("http://b")
-    assert [pool.next() for _ in range(4)] == ["http://c", "http://a", "http://c", "http://a"]
-    assert ProxyPool([]).next() is None
+def test_route_pool_takes_turns_and_skips_a_resting_route():
+    pool = RoutePool(parse_routes(["http://a:1", "http://b:2|/b.txt", "http://c:3"], None),
+                     per_hour=0)
+    assert [pool.acquire().proxy for _ in range(4)] == ["http://a:1", "http://b:2",
+                                                       "http://c:3", "http://a:1"]
+    b = pool.routes[1]
+    assert b.cookies == "/b.txt"
+    pool.report(b, "rate_limited")
+    assert [pool.acquire().proxy for _ in range(4)] == ["http://c:3", "http://a:1",
+                                                       "http://c:3", "http://a:1"]
+    assert RoutePool(parse_routes([], "/c.txt")).routes[0].name == "direct"
 
 
 def test_options_carry_user_settings(tmp_path):
@@ -149,7 +155,9 @@ def test_options_carry_user_settings(tmp_path):
     assert opts["ratelimit"] == 2 * 1024 * 1024
     assert opts["extractor_args"] == {"youtube": {"player_client": ["web", "android"]}}
     assert opts["sleep_interval"] == 2 and opts["postprocessors"] == []
-    assert opts["format"] == "bestaudio/best"
+    assert opts["format"] == DEFAULT_AUDIO_FORMAT and opts["format_sort"]
+    own = Fetcher(FetchConfig(work_dir=str(tmp_path), audio_format="bestaudio")).options("x")
+    assert own["format"] == "bestaudio" and "format_sort" not in own
 
 
 def test_prefetcher_bounds_files_on_disk_and_returns_failures_as_values(fetcher, media_server):

@@ -232,6 +232,20 @@ class FetchConfig:
     retries: int = 3                     # yt-dlp's own HTTP retries inside one attempt
     max_duration: float = 6 * 3600.0     # seconds; longer videos fail as too_long
     js_runtime: str | None = None        # path to deno; default: the one beside Python
+    # fewest bytes (issue 14): None = the smallest audio-only stream ASR needs (fetch.py)
+    audio_format: str | None = None      # a yt-dlp format selector, e.g. "bestaudio"
+    # download deadline: a download slower than this over the window fails as `timeout`
+    min_throughput: str = "16K"          # bytes/s (yt-dlp syntax); "0" turns it off
+    throughput_window_s: float = 30.0
+    download_grace_s: float = 60.0       # extraction time allowed before bytes must flow
+    max_download_s: float = 1800.0       # overall cap for one video
+    # polite pacing per route (a proxy, or "direct"): at most N download starts an hour
+    downloads_per_hour: float = 300.0    # yt-dlp's wiki: ~300 videos/hour for a guest IP
+    pace_jitter: float = 0.5             # each gap is 3600/N s plus up to this fraction
+    pace_hosts: tuple[str, ...] = ("youtube.com", "youtu.be", "youtube-nocookie.com")
+    sleep_requests: float = 0.75         # yt-dlp's `-t sleep` value, paced hosts only
+    proxy_rest_max_s: float = 4 * 3600.0  # a route's rest doubles per 429/bot check to this
+    plugin_dirs: tuple[str, ...] = ()    # yt-dlp plugin folders (e.g. PO-token providers)
 
 
 @dataclass(frozen=True)

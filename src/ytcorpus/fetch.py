@@ -1,5 +1,9 @@
 """Get audio: yt-dlp (Python API) for YouTube and any http(s) URL, local files as they are.
 
+Fewest bytes: by default the smallest audio-only stream that ASR still transcribes as well
+as the best one (opus >= 32 kbps, any other codec >= 48 kbps; measured: opus 16-128 kbps
+and AAC 48/128 kbps gave the same tiny.en WER, 8-90 MB per audio hour). Each download
+has a deadline (deadline.py) and goes out through a paced route (pacing.py).
 yt-dlp, HTTP and network failures become typed errors in one place: errors.classify.
 """
 
@@ -10,22 +14,29 @@ import re
 import shutil
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
-from itertools import cycle
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .config import FetchConfig
-from .errors import PermanentError, VideoError, YtcorpusError, classify
+from .deadline import Watchdog
+from .errors import PermanentError, RetryableError, VideoError, YtcorpusError, classify
+from .pacing import AllRoutesResting, Route, RoutePool
 from .prefetch import Prefetcher  # noqa: F401  (DESIGN: fetch.Prefetcher)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Fetcher", "FetchedAudio", "Prefetcher", "ProxyPool", "classify"]
+__all__ = ["Fetcher", "FetchedAudio", "Prefetcher", "RoutePool", "AllRoutesResting",
+           "classify", "DEFAULT_AUDIO_FORMAT"]
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+# Smallest audio-only stream over a floor (under ASR_FORMAT_SORT "best" means smallest
+# bitrate, after the original-language track); then the smallest audio-only of any
+# bitrate; then the smallest file that has audio at all.
+DEFAULT_AUDIO_FORMAT = "ba[acodec^=opus][abr>=32]/ba[abr>=48]/ba/w/b*"
+ASR_FORMAT_SORT = ["lang", "+abr", "+size"]
 
 @dataclass
 class FetchedAudio:
@@ -35,39 +46,14 @@ class FetchedAudio:
     path: Path
     owned: bool  # True: a temp file of ours, deleted after use; False: the user's file
     info: dict[str, Any] = field(default_factory=dict)
+    audio_bytes: int | None = None  # bytes downloaded (None for a local file)
+    audio_format: dict[str, Any] | None = None  # format_id, ext, abr, acodec
 
     def cleanup(self) -> None:
         if self.owned:
             self.path.unlink(missing_ok=True)
             for leftover in self.path.parent.glob(f"{self.video_id}.*"):
                 leftover.unlink(missing_ok=True)
-
-
-class ProxyPool:
-    """Round-robin proxies; one that met a 429 or bot check cools down for a while."""
-
-    def __init__(self, proxies: tuple[str, ...] | list[str], cooldown_s: float = 300.0):
-        self.proxies = list(proxies)
-        self.cooldown_s = cooldown_s
-        self._resting: dict[str, float] = {}
-        self._order = cycle(self.proxies) if self.proxies else None
-        self._lock = threading.Lock()
-
-    def next(self) -> str | None:
-        if not self._order:
-            return None
-        with self._lock:
-            now = time.time()
-            for _ in range(len(self.proxies)):
-                proxy = next(self._order)
-                if self._resting.get(proxy, 0) <= now:
-                    return proxy
-            return min(self.proxies, key=lambda p: self._resting.get(p, 0))
-
-    def cool_down(self, proxy: str | None) -> None:
-        if proxy:
-            with self._lock:
-                self._resting[proxy] = time.time() + self.cooldown_s
 
 
 def _metadata(info: dict) -> dict[str, Any]:
@@ -103,28 +89,55 @@ class _QuietLogger:
 
 
 class Fetcher:
-    """Download bestaudio for one video to `work_dir/<video_id>.<ext>`."""
+    """Download the audio of one video to `work_dir/<video_id>.<ext>`."""
 
     def __init__(self, config: FetchConfig | None = None):
-        self.config = config or FetchConfig()
-        self.work_dir = Path(self.config.work_dir)
-        self.proxies = ProxyPool(self.config.proxies, self.config.proxy_cooldown_s)
-        self._local = threading.local()  # one YoutubeDL per thread and proxy (~50 ms to build)
+        from yt_dlp.utils import parse_bytes
 
-    def _ydl(self, video_id: str, proxy: str | None):
+        self.config = c = config or FetchConfig()
+        self.work_dir = Path(c.work_dir)
+        self.routes = RoutePool.from_config(c)
+        self.watchdog = Watchdog(min_bytes_s=parse_bytes(str(c.min_throughput)) or 0,
+                                 window_s=c.throughput_window_s, grace_s=c.download_grace_s,
+                                 max_s=c.max_download_s)
+        self._closed = False
+        self._local = threading.local()  # one YoutubeDL per thread and route (~50 ms to build)
+        _load_plugins(c.plugin_dirs)
+
+    @property
+    def proxies(self) -> RoutePool:  # the name before routes had pacing
+        return self.routes
+
+    def close(self, reason: str = "stopping") -> None:
+        """Stop every download in flight (each removes its own files before it returns)
+        and refuse new ones: nothing is written under work_dir after this returns and
+        those fetches have returned."""
+        self._closed = True
+        self.watchdog.stop_all(reason)
+
+    def paced(self, url: str) -> bool:
+        hosts = self.config.pace_hosts
+        if "*" in hosts:
+            return True
+        host = (urlsplit(url).hostname or "").lower()
+        return any(host == h or host.endswith("." + h) for h in hosts)
+
+    def _ydl(self, video_id: str, route: Route, paced: bool):
         from yt_dlp import YoutubeDL
 
         cache = self._local.__dict__.setdefault("ydls", {})
-        if proxy not in cache:
-            cache[proxy] = YoutubeDL(self.options(video_id, proxy))
-        ydl = cache[proxy]
+        key = (route.name, paced)
+        if key not in cache:
+            cache[key] = YoutubeDL(self.options(video_id, route.proxy, route=route, paced=paced))
+        ydl = cache[key]
         ydl.params["outtmpl"]["default"] = str(self.work_dir / f"{video_id}.%(ext)s")
         return ydl
 
-    def options(self, video_id: str, proxy: str | None = None) -> dict[str, Any]:
+    def options(self, video_id: str, proxy: str | None = None, *, route: Route | None = None,
+                paced: bool = False) -> dict[str, Any]:
         c = self.config
         opts: dict[str, Any] = {
-            "format": "bestaudio/best",
+            "format": c.audio_format or DEFAULT_AUDIO_FORMAT,
             "outtmpl": str(self.work_dir / f"{video_id}.%(ext)s"),
             "postprocessors": [],
             "noplaylist": True,
@@ -133,6 +146,7 @@ class Fetcher:
             "no_warnings": True,
             "noprogress": True,
             "logger": _QuietLogger(),
+            "progress_hooks": [_progress_hook],
             "socket_timeout": c.socket_timeout,
             "retries": c.retries,
             "fragment_retries": c.retries,
@@ -141,8 +155,11 @@ class Fetcher:
             "continuedl": False,
             "cachedir": False,
         }
-        if c.cookies:
-            opts["cookiefile"] = c.cookies
+        if not c.audio_format:  # a user's selector keeps yt-dlp's own order
+            opts["format_sort"] = ASR_FORMAT_SORT
+        cookies = route.cookies if route else c.cookies
+        if cookies:
+            opts["cookiefile"] = cookies
         if proxy:
             opts["proxy"] = proxy
         if c.rate_limit:
@@ -152,6 +169,8 @@ class Fetcher:
         if c.sleep_interval:
             opts["sleep_interval"] = c.sleep_interval
             opts["max_sleep_interval"] = max(c.max_sleep_interval, c.sleep_interval)
+        if paced and c.sleep_requests:
+            opts["sleep_interval_requests"] = c.sleep_requests
         if c.player_client:
             opts["extractor_args"] = {"youtube": {"player_client": c.player_client.split(",")}}
         deno = c.js_runtime or _deno_path()
@@ -168,34 +187,52 @@ class Fetcher:
                 raise PermanentError(f"local file is gone: {path}", kind="not_found",
                                      video_id=video_id)
             return FetchedAudio(video_id, path, owned=False, info={"title": path.stem})
+        if self._closed:
+            raise RetryableError("the fetcher is stopping", kind="interrupted", video_id=video_id)
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        proxy = self.proxies.next()
+        paced = self.paced(url)
+        route = self.routes.acquire(paced=paced)  # AllRoutesResting: a node fault
         try:
-            return self._download(video_id, url, proxy)
+            got = self._download(video_id, url, route, paced)
         except VideoError as err:
-            if err.kind in ("rate_limited", "bot_check"):
-                self.proxies.cool_down(proxy)
+            self.routes.report(route, err.kind, str(err), rest=paced)
             raise
+        except BaseException:
+            self.routes.report(route, "interrupted")
+            raise
+        self.routes.report(route, "ok")
+        if self._closed:  # finished after close(): leave nothing behind
+            got.cleanup()
+            raise RetryableError("the fetcher is stopping", kind="interrupted", video_id=video_id)
+        return got
 
-    def _download(self, video_id: str, url: str, proxy: str | None) -> FetchedAudio:
-        ydl = self._ydl(video_id, proxy)
-        try:
-            info = ydl.extract_info(url, download=False)
-            if info.get("_type") == "playlist":
-                entries = [e for e in (info.get("entries") or []) if e]
-                if not entries:
-                    raise PermanentError("the page has no audio or video", kind="no_audio")
-                info = entries[0]
-            self._check_before_download(info, video_id)
-            info = ydl.process_ie_result(info, download=True)
-        except VideoError:
-            self.remove_partial(video_id)
-            raise
-        except Exception as exc:  # yt-dlp raises DownloadError/ExtractorError with text
-            self.remove_partial(video_id)
-            raise classify(exc, video_id) from exc
+    def _download(self, video_id: str, url: str, route: Route, paced: bool) -> FetchedAudio:
+        ydl = self._ydl(video_id, route, paced)
+        with self.watchdog.watch(video_id) as watch:
+            try:
+                info = ydl.extract_info(url, download=False)
+                if info.get("_type") == "playlist":
+                    entries = [e for e in (info.get("entries") or []) if e]
+                    if not entries:
+                        raise PermanentError("the page has no audio or video", kind="no_audio")
+                    info = entries[0]
+                self._check_before_download(info, video_id)
+                watch.progress(None)  # stopped while extracting: do not start the download
+                info = ydl.process_ie_result(info, download=True)
+                watch.progress(None)
+            except Exception as exc:  # yt-dlp raises DownloadError/ExtractorError with text
+                self.remove_partial(video_id)
+                if watch.expired:
+                    kind = "interrupted" if self._closed else "timeout"
+                    raise RetryableError(f"download stopped: {watch.expired}", kind=kind,
+                                         video_id=video_id) from exc
+                if isinstance(exc, VideoError):
+                    raise
+                raise classify(exc, video_id) from exc
         path = self._downloaded_path(info, video_id)
-        return FetchedAudio(video_id, path, owned=True, info=_metadata(info))
+        fmt = {k: info.get(k) for k in ("format_id", "ext", "abr", "acodec")}
+        return FetchedAudio(video_id, path, owned=True, info=_metadata(info),
+                            audio_bytes=path.stat().st_size, audio_format=fmt)
 
     def _check_before_download(self, info: dict, video_id: str) -> None:
         if info.get("live_status") in ("is_live", "is_upcoming") or info.get("is_live"):
@@ -223,6 +260,32 @@ class Fetcher:
     def remove_partial(self, video_id: str) -> None:
         for leftover in self.work_dir.glob(f"{video_id}.*"):
             leftover.unlink(missing_ok=True)
+
+
+def _progress_hook(d: dict) -> None:
+    """yt-dlp's progress hook: feeds the download's Watch (raises once it is stopped)."""
+    from .deadline import _local
+
+    watch = getattr(_local, "watch", None)
+    if watch is not None:
+        watch.progress(d.get("downloaded_bytes"))
+
+
+_plugins_loaded: set[str] = set()
+
+
+def _load_plugins(dirs: tuple[str, ...] | list[str]) -> None:
+    """yt-dlp plugin folders (PO-token providers, extractors) are process-wide in yt-dlp."""
+    new = [str(Path(d).expanduser()) for d in dirs if str(Path(d).expanduser())
+           not in _plugins_loaded]
+    if not new:
+        return
+    from yt_dlp.globals import plugin_dirs
+    from yt_dlp.plugins import load_all_plugins
+
+    _plugins_loaded.update(new)
+    plugin_dirs.value = [*sorted(_plugins_loaded), "default"]
+    load_all_plugins()
 
 
 def download_command(args) -> int:

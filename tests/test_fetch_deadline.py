@@ -1,0 +1,125 @@
+"""Download deadlines against a real server that trickles one byte at a time: the video
+fails as retryable `timeout`, the thread is freed, and nothing is left on disk."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from ytcorpus.config import FetchConfig
+from ytcorpus.errors import RetryableError
+from ytcorpus.fetch import Fetcher
+
+
+class TrickleServer:
+    """Answers any GET with audio headers, then one byte every `every_s` seconds."""
+
+    def __init__(self, every_s: float = 1.0, length: int = 100_000):
+        self.every_s, self.length = every_s, length
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.open = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/slow.webm"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        self.open += 1
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: audio/webm\r\n"
+                         b"Content-Length: %d\r\n\r\n" % self.length)
+            for _ in range(self.length):
+                if self._stop.wait(self.every_s):
+                    return
+                conn.sendall(b"\x1a")
+        except OSError:
+            pass  # the client hung up: what the deadline is for
+        finally:
+            self.open -= 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def trickle():
+    server = TrickleServer()
+    yield server
+    server.close()
+
+
+def _in_thread(fn):
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, box
+
+
+def test_trickling_server_fails_as_timeout_and_frees_the_thread(tmp_path, trickle):
+    work = tmp_path / "work"
+    fetcher = Fetcher(FetchConfig(work_dir=str(work), retries=2, socket_timeout=30,
+                                  min_throughput="1K", throughput_window_s=2,
+                                  download_grace_s=1, max_download_s=600))
+    t, box = _in_thread(lambda: fetcher.fetch("slow1", trickle.url))
+    t.join(60)  # a bound on liveness, not a timing claim: without a deadline it is ~28 h
+    assert not t.is_alive(), "the download thread was never freed"
+    err = box.get("error")
+    assert isinstance(err, RetryableError) and err.kind == "timeout", box
+    assert "minimum" in str(err)
+    assert not list(work.iterdir())  # no partial file left
+
+
+def test_overall_cap_stops_a_download_that_still_moves(tmp_path):
+    server = TrickleServer(every_s=0.01)  # ~100 B/s
+    try:
+        fetcher = Fetcher(FetchConfig(work_dir=str(tmp_path), retries=0,
+                                      min_throughput="0", max_download_s=3))
+        t, box = _in_thread(lambda: fetcher.fetch("slow2", server.url))
+        t.join(60)
+        assert not t.is_alive()
+        assert box["error"].kind == "timeout" and "took over 3 s" in str(box["error"])
+        assert not list(tmp_path.iterdir())
+    finally:
+        server.close()
+
+
+def test_close_stops_downloads_in_flight_and_nothing_is_written_after(tmp_path, trickle):
+    fetcher = Fetcher(FetchConfig(work_dir=str(tmp_path), retries=3, min_throughput="0",
+                                  max_download_s=0))
+    t, box = _in_thread(lambda: fetcher.fetch("slow3", trickle.url))
+    deadline = time.monotonic() + 30
+    while trickle.open == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    fetcher.close()
+    t.join(60)
+    assert not t.is_alive()
+    assert box["error"].kind == "interrupted"
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(RetryableError) as later:
+        fetcher.fetch("slow4", trickle.url)
+    assert later.value.kind == "interrupted"
