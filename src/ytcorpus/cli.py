@@ -278,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--exit-when-empty", action="store_true", default=None,
                    help="exit when nothing is claimable and nothing is in flight")
     s.add_argument("--name", help="worker name prefix (default host-device)")
+    s.add_argument("--metrics-port", type=positive_int, metavar="PORT",
+                   help="serve this worker's Prometheus metrics on PORT (/metrics)")
     s.set_defaults(func=cmd_work)
 
     s = sub.add_parser("download", help="save audio files (no queue)")
@@ -287,13 +289,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip ids whose file is already in DIR")
     s.set_defaults(func=cmd_download)
 
-    s = sub.add_parser("transcribe", help="transcribe local files (no queue)")
-    s.add_argument("files", nargs="+", metavar="FILE")
-    s.add_argument("--engine", choices=["transformers", "ctranslate2"])
-    s.add_argument("--model")
-    s.add_argument("--device", default="auto")
-    s.add_argument("--batch-size", type=positive_int, default=8)
-    s.add_argument("--format", choices=["txt", "json", "srt", "vtt"], default="txt")
+    s = sub.add_parser("transcribe", help="transcribe files, folders or URLs (no queue)",
+                       formatter_class=fmt,
+                       description="Transcribe audio/video files, folders (searched "
+                       "recursively) and URLs or YouTube ids (downloaded like queued videos). "
+                       "With -o DIR, each input becomes DIR/NAME.FMT for every format, "
+                       "written as soon as it is done; without it, one input is printed, "
+                       "or any number as one JSON array (--format json). Exits 1 if any "
+                       "input failed (the others are still written).",
+                       epilog="examples:\n"
+                              "  ytcorpus transcribe talk.mp3\n"
+                              "  ytcorpus transcribe lectures/ -o transcripts/ "
+                              "--format txt,srt,json --skip-existing\n"
+                              "  ytcorpus transcribe https://youtu.be/VIDEOID --format srt > a.srt\n"
+                              "  ytcorpus transcribe a.wav b.mp4 --format json | jq '.[].text'")
+    s.add_argument("inputs", nargs="+", metavar="FILE|DIR|URL")
+    s.add_argument("-o", "--output-dir", metavar="DIR",
+                   help="write DIR/NAME.FMT per input (default: stdout)")
+    s.add_argument("--format", metavar="FMT[,FMT]",
+                   help="txt, srt, vtt, json, comma-separated, or all (default txt)")
+    s.add_argument("--skip-existing", action="store_true",
+                   help="with -o: skip inputs whose output files all exist")
+    s.add_argument("--engine", choices=["transformers", "ctranslate2"],
+                   help="default: transformers on CUDA, ctranslate2 on CPU")
+    s.add_argument("--model", help="hub id, local directory, or tiny.en (packaged)")
+    s.add_argument("--device", help="auto|cpu|cuda|cuda:N (default auto)")
+    s.add_argument("--batch-size", type=positive_int, help="audio chunks per batch (default 8)")
     s.set_defaults(func=cmd_transcribe)
 
     s = sub.add_parser("export", help="write completed transcripts as JSONL/Parquet",
@@ -311,10 +332,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "(repetition_cut, high_compression, dropped_no_speech)")
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("monitor", help="live dashboard (read-only)")
+    s = sub.add_parser("monitor", help="live dashboard (read-only)", formatter_class=fmt,
+                       description="A live dashboard over the queue: counts, audio hours, "
+                       "speed, the ETA to empty the queue and to the token target, workers. "
+                       "Read-only. When stdout is not a terminal it prints one line per "
+                       "interval; --once prints one frame. --prometheus serves the queue-wide "
+                       "gauges for Prometheus while it runs.",
+                       epilog="examples:\n  ytcorpus monitor\n  ytcorpus monitor --once "
+                              "--target 10M\n  ytcorpus monitor --interval 60 >> monitor.log\n"
+                              "  ytcorpus monitor --prometheus 9100   # scrape :9100/metrics")
     s.add_argument("--once", action="store_true", help="print one frame and exit")
-    s.add_argument("--interval", type=float, default=2.0, help="seconds between frames")
-    s.add_argument("--target", type=float, default=100e9, help="token target (default 100B)")
+    s.add_argument("--interval", type=positive_float, help="seconds between frames (default 2)")
+    s.add_argument("--target", metavar="TOKENS",
+                   help="token target: 100B, 10M, 1.5K or a number (default 100B)")
+    s.add_argument("--prometheus", type=positive_int, metavar="PORT",
+                   help="serve queue-wide gauges on this port (/metrics)")
     s.set_defaults(func=cmd_monitor)
 
     from .discover import add_discover_parser

@@ -262,6 +262,7 @@ class WorkerConfig:
     exit_when_empty: bool = False
     poll_interval: float = 10.0
     name: str | None = None
+    metrics_port: int = 0                # Prometheus /metrics port; 0 = none
 
 
 @dataclass(frozen=True)

@@ -41,24 +41,37 @@ def collect(q: Queue, *, target_tokens: float = 100e9, now: float | None = None)
         "active_workers": sum(1 for w in workers if w["alive"]),
         "database": q.describe(),
     }
-    fleet_start = min((w["started_at"] or now for w in workers), default=now - 3600)
     for key, span in WINDOWS.items():
         videos = sum(n for n, _, _ in by_worker[key].values())
         audio = sum(a for _, a, _ in by_worker[key].values())
         tokens = sum(t for _, _, t in by_worker[key].values())
-        lived = max(1.0, min(span, now - fleet_start))  # a fleet younger than the window
+        lived = max(1.0, min(span, now - fleet_start(workers, now, span)))
         data[key] = {"videos": videos, "audio_seconds": round(audio, 3),
                      "tokens": tokens, "x_realtime": round(audio / lived, 3),
-                     "tokens_per_second": round(tokens / lived, 3)}
+                     "tokens_per_second": round(tokens / lived, 3),
+                     "videos_per_second": round(videos / lived, 6)}
     data["x_realtime_5m"] = data["last_5m"]["x_realtime"]
     data["x_realtime_1h"] = data["last_1h"]["x_realtime"]
     rate = data["last_1h"]["tokens_per_second"] or data["last_5m"]["tokens_per_second"]
     remaining = max(0.0, target_tokens - s.tokens_completed)
     data["target_tokens"] = int(target_tokens)
     data["eta_seconds"] = round(remaining / rate) if rate > 0 else None
+    # the queue's own ETA: rows left over the rate of videos finished lately
+    video_rate = data["last_1h"]["videos_per_second"] or data["last_5m"]["videos_per_second"]
+    left = s.pending + s.processing
+    data["queue_eta_seconds"] = (0 if left == 0 else
+                                 round(left / video_rate) if video_rate > 0 else None)
     data["workers"] = [_worker_row(w, by_worker, now) for w in workers]
     data["history"] = _history(q.completions_by_minute(now - 3600), now)
     return data
+
+
+def fleet_start(workers: list[dict], now: float, span: float) -> float:
+    """When the fleet that worked in the last `span` seconds started: workers gone before
+    the window do not count, so a fleet younger than the window is measured over its age."""
+    recent = [w["started_at"] or now for w in workers
+              if w["alive"] or (w["last_seen"] or 0) >= now - span]
+    return min(recent, default=now - span)
 
 
 def _worker_row(w: dict, by_worker: dict[str, dict], now: float) -> dict:
@@ -93,9 +106,22 @@ def sparkline(values: list[float]) -> str:
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "n/a (no recent throughput)"
+    if seconds < 60:
+        return f"{int(seconds)}s"
     days, rest = divmod(int(seconds), 86400)
     hours, rest = divmod(rest, 3600)
     return f"{days}d {hours}h {rest // 60}m" if days else f"{hours}h {rest // 60}m"
+
+
+OPTIONAL_KEYS = ("circuit", "circuits", "proxies", "staged", "fetchers")
+
+
+def _brief(value) -> str:
+    if isinstance(value, dict):
+        return "  ".join(f"{k}: {_brief(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_brief(v) for v in value)
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 def format_stats(d: dict) -> str:
@@ -109,6 +135,7 @@ def format_stats(d: dict) -> str:
         f"throughput    {d['x_realtime_5m']:,.1f}x realtime (5 min), "
         f"{d['x_realtime_1h']:,.1f}x (1 h)",
         f"workers       {d['active_workers']:,} active",
+        f"queue ETA     {_duration(d['queue_eta_seconds'])}",
     ]
     if d["errors_by_kind"]:
         kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(d["errors_by_kind"].items()))
@@ -134,7 +161,12 @@ def render(d: dict):
                  f"({pct:.6f}%)  tokenizer: {d['tokenizer']}")
     head.add_row("speed", f"{d['x_realtime_5m']:,.1f}x realtime (5 min)   "
                  f"{d['x_realtime_1h']:,.1f}x realtime (1 h)")
-    head.add_row("ETA", _duration(d["eta_seconds"]))
+    head.add_row("queue ETA", f"{_duration(d['queue_eta_seconds'])} to finish the "
+                 f"{d['pending'] + d['processing']:,} videos left")
+    head.add_row("target ETA", _duration(d["eta_seconds"]) + " to the token target")
+    for key in OPTIONAL_KEYS:  # added by other parts of ytcorpus when they know them
+        if d.get(key) not in (None, {}, []):
+            head.add_row(key.replace("_", " "), _brief(d[key]))
     head.add_row("last hour", sparkline(d["history"]))
     if d["errors_by_kind"]:
         head.add_row("errors", "  ".join(f"{k}: {v:,}" for k, v in
@@ -150,24 +182,80 @@ def render(d: dict):
     return Panel(Group(head, workers), title=f"ytcorpus — {d['database']}")
 
 
+def parse_count(text: str | float) -> float:
+    """100B, 10M, 1.5K, 2e9 or 1000000 -> a number (the --target token count)."""
+    from .errors import ConfigError
+
+    raw = str(text).strip().replace(",", "").replace("_", "")
+    scale = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}.get(raw[-1:].upper(), 1.0)
+    try:
+        value = float(raw[:-1] if scale != 1.0 else raw) * scale
+    except ValueError:
+        raise ConfigError(f"--target {text!r}: give a token count like 100B, 10M, 1.5K "
+                          "or 1000000") from None
+    if value <= 0:
+        raise ConfigError(f"--target {text!r}: must be more than 0")
+    return value
+
+
+def plain_line(d: dict) -> str:
+    """One line per interval when stdout is not a terminal (logs, `| tee`)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    return (f"{stamp} videos {d['total']:,} total, {d['pending']:,} pending, "
+            f"{d['processing']:,} processing, {d['completed']:,} completed, "
+            f"{d['error']:,} error | {d['audio_hours_completed']:,.2f} h audio | "
+            f"{d['x_realtime_5m']:,.1f}x realtime (5 min) | "
+            f"queue ETA {_duration(d['queue_eta_seconds'])} | "
+            f"{d['active_workers']:,} workers | tokens {d['tokens_completed']:,}")
+
+
 def monitor_command(args) -> int:
+    import sys
+
+    from rich.console import Console
+
+    from .config import MonitorConfig, build
+
+    cfg = build(MonitorConfig, interval=args.interval, target=args.target,
+                prometheus=args.prometheus)
+    target = parse_count(cfg.target)
+    exporter = None
+    with open_queue(args.db, create=False, read_only=True) as q:
+        frame = collect(q, target_tokens=target)
+        if cfg.prometheus:
+            from .metrics import QueueMetrics
+
+            exporter = QueueMetrics(cfg.prometheus)
+            exporter.update(frame)
+        if args.once:
+            Console().print(render(frame))
+            return 0
+        try:
+            if sys.stdout.isatty():
+                _live(q, frame, target, cfg.interval, exporter)
+            else:
+                while True:
+                    print(plain_line(frame), flush=True)
+                    time.sleep(cfg.interval)
+                    frame = collect(q, target_tokens=target)
+                    if exporter:
+                        exporter.update(frame)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _live(q, frame: dict, target: float, interval: float, exporter) -> None:
     from rich.console import Console
     from rich.live import Live
 
-    console = Console()
-    with open_queue(args.db) as q:
-        if args.once:
-            console.print(render(collect(q, target_tokens=args.target)))
-            return 0
-        with Live(render(collect(q, target_tokens=args.target)), console=console,
-                  refresh_per_second=4, screen=False) as live:
-            try:
-                while True:
-                    time.sleep(max(0.2, args.interval))
-                    live.update(render(collect(q, target_tokens=args.target)))
-            except KeyboardInterrupt:
-                pass
-    return 0
+    with Live(render(frame), console=Console(), refresh_per_second=4, screen=False) as live:
+        while True:
+            time.sleep(max(0.2, interval))
+            frame = collect(q, target_tokens=target)
+            if exporter:
+                exporter.update(frame)
+            live.update(render(frame))
 
 
 def main(argv: list[str] | None = None) -> int:
