@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 from .config import FetchConfig
 from .deadline import Watchdog
 from .errors import PermanentError, RetryableError, VideoError, YtcorpusError, classify
-from .pacing import AllRoutesResting, Route, RoutePool
+from .pacing import AllRoutesResting, Route, RoutePool, wait_until
 from .prefetch import Prefetcher  # noqa: F401  (DESIGN: fetch.Prefetcher)
 
 log = logging.getLogger(__name__)
@@ -191,9 +191,10 @@ class Fetcher:
             raise RetryableError("the fetcher is stopping", kind="interrupted", video_id=video_id)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         paced = self.paced(url)
-        route = self.routes.acquire(paced=paced)  # AllRoutesResting: a node fault
+        _warm_extractors()
+        route, start = self.routes.reserve(paced=paced)  # AllRoutesResting: a node fault
         try:
-            got = self._download(video_id, url, route, paced)
+            got = self._download(video_id, url, route, paced, start)
         except VideoError as err:
             self.routes.report(route, err.kind, str(err), rest=paced)
             raise
@@ -206,8 +207,12 @@ class Fetcher:
             raise RetryableError("the fetcher is stopping", kind="interrupted", video_id=video_id)
         return got
 
-    def _download(self, video_id: str, url: str, route: Route, paced: bool) -> FetchedAudio:
+    def _download(self, video_id: str, url: str, route: Route, paced: bool,
+                  start: float = 0.0) -> FetchedAudio:
         ydl = self._ydl(video_id, route, paced)
+        wait_until(start)  # the route's pace slot: the first request goes out now
+        if paced:
+            self.routes.started(route, start)
         with self.watchdog.watch(video_id) as watch:
             try:
                 info = ydl.extract_info(url, download=False)
@@ -269,6 +274,23 @@ def _progress_hook(d: dict) -> None:
     watch = getattr(_local, "watch", None)
     if watch is not None:
         watch.progress(d.get("downloaded_bytes"))
+
+
+_warm = threading.Lock()
+_warmed = False
+
+
+def _warm_extractors() -> None:
+    """yt-dlp compiles each extractor's URL pattern on its first use (~0.5 s): do it before
+    a pace slot starts, so the slot is when the first request really goes out."""
+    global _warmed
+    with _warm:
+        if not _warmed:
+            from yt_dlp.extractor import gen_extractor_classes
+
+            for ie in gen_extractor_classes():
+                ie.suitable("http://127.0.0.1/")
+            _warmed = True
 
 
 _plugins_loaded: set[str] = set()

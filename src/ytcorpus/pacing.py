@@ -76,6 +76,13 @@ def _redact(proxy: str) -> str:
     return f"{parts.scheme}://{host}:{parts.port}" if parts.port else f"{parts.scheme}://{host}"
 
 
+def wait_until(moment: float) -> None:
+    """Sleep until a time.monotonic() moment."""
+    delay = moment - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
 class RoutePool:
     """Hands out routes in turn, paced and never while resting. Thread-safe."""
 
@@ -101,9 +108,15 @@ class RoutePool:
         base = 3600.0 / self.per_hour
         return base * (1.0 + random.uniform(0.0, self.jitter))
 
-    def acquire(self, *, paced: bool = True, sleep=time.sleep) -> Route:
+    def acquire(self, *, paced: bool = True) -> Route:
         """The next route not resting; waits for its pace slot when `paced`.
         Raises AllRoutesResting when every route rests."""
+        route, start = self.reserve(paced=paced)
+        wait_until(start)
+        return route
+
+    def reserve(self, *, paced: bool = True) -> tuple[Route, float]:
+        """Like acquire, without the wait: (route, monotonic time its slot starts)."""
         with self._lock:
             wall = time.time()
             ready = [r for r in self._in_turn() if r.rest_until <= wall]
@@ -119,9 +132,15 @@ class RoutePool:
             if paced:
                 route.next_at = start + self.gap_s()  # reserve the slot before sleeping
             route.in_flight += 1
-        if start > now:
-            sleep(start - now)
-        return route
+        return route, start
+
+    def started(self, route: Route, planned: float) -> None:
+        """The download really starts now: if that is later than its slot, push the
+        route's next slot back by as much (the gap holds between real starts)."""
+        late = time.monotonic() - planned
+        if late > 0:
+            with self._lock:
+                route.next_at += late
 
     def _in_turn(self) -> list[Route]:
         return self.routes[self._turn:] + self.routes[:self._turn]
