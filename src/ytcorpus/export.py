@@ -52,6 +52,18 @@ class JsonlWriter:
         self._file.close()
 
 
+class StdoutJsonlWriter(JsonlWriter):
+    """`export -`: JSONL on stdout, for pipes (`ytcorpus export - | head`)."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = None
+        self._file = sys.stdout.buffer
+        self.bytes = 0
+
+    def close(self) -> None:
+        self._file.flush()
+
+
 class JsonlZstWriter(JsonlWriter):
     extension = ".jsonl.zst"
 
@@ -84,17 +96,17 @@ class ParquetWriter:
             ("duration_seconds", pa.float64()), ("speed_ratio", pa.float64()),
             ("source", pa.string()), ("url", pa.string()), ("channel", pa.string()),
             ("license", pa.string()), ("language", pa.string()), ("tokens", pa.int64()),
-            ("model", pa.string()), ("completed_at", pa.string()),
+            ("model", pa.string()), ("completed_at", pa.timestamp("s", tz="UTC")),
             ("segments", pa.list_(pa.struct([("start", pa.float64()), ("end", pa.float64()),
                                              ("text", pa.string())]))),
-        ])
+        ]).with_metadata(parquet_metadata())
         self.path = path
         self._writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
         self._rows: list[dict] = []
         self.bytes = 0
 
     def write(self, record: dict) -> None:
-        self._rows.append(record)
+        self._rows.append(_typed(record))
         self.bytes += len(record["transcript"] or "") + 200
         if len(self._rows) >= self.ROW_GROUP:
             self._flush()
@@ -107,6 +119,28 @@ class ParquetWriter:
     def close(self) -> None:
         self._flush()
         self._writer.close()
+
+
+def _typed(record: dict) -> dict:
+    """completed_at as a datetime (a Parquet timestamp), not the ISO text of JSONL."""
+    from datetime import datetime, timezone
+
+    when = record.get("completed_at")
+    if isinstance(when, str) and when:
+        record = {**record, "completed_at": datetime.strptime(
+            when[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)}
+    return record
+
+
+def parquet_metadata() -> dict[bytes, bytes]:
+    """Schema metadata: who wrote the file and how to read its columns."""
+    from . import __version__
+
+    return {b"ytcorpus.version": __version__.encode(),
+            b"ytcorpus.tokenizer": TOKENIZER_NAME.encode(),
+            b"ytcorpus.description": b"completed transcripts; duration_seconds in seconds, "
+                                     b"segments start/end in seconds from the start, "
+                                     b"completed_at UTC"}
 
 
 WRITERS = {"jsonl": JsonlWriter, "jsonl.zst": JsonlZstWriter, "parquet": ParquetWriter}
@@ -179,7 +213,11 @@ def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
     max_rows, max_bytes = parse_shard_size(shard_size)
     target = Path(out)
     try:
-        if single:
+        if out == "-":
+            if fmt != "jsonl":
+                raise YtcorpusError(f"export -: stdout takes JSONL only, not {fmt}")
+            single, writer = True, StdoutJsonlWriter()
+        elif single:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.partial")
             writer = WRITERS[fmt](tmp)
@@ -215,7 +253,9 @@ def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
     manifest = {"format": fmt, **totals, "audio_seconds": round(totals["audio_seconds"], 3),
                 "tokenizer": TOKENIZER_NAME, "fields": FIELDS,
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    if single:
+    if out == "-":
+        manifest["files"] = ["-"]
+    elif single:
         os.replace(tmp, target)
         manifest["files"] = [target.name]
     else:
@@ -229,7 +269,7 @@ def export_command(args) -> int:
 
     from .queue import open_queue
 
-    with open_queue(args.db) as q:
+    with open_queue(args.db, create=False, read_only=True) as q:
         total = q.stats().completed
         rows = q.iter_completed(since=args.since, min_tokens=args.min_tokens,
                                 language=args.language)
@@ -242,6 +282,8 @@ def export_command(args) -> int:
                                    progress=lambda n: bar.update(task, completed=n),
                                    exclude_flags=excluded)
     where = args.out if "files" in manifest else f"{args.out} ({len(manifest['shards'])} shards)"
+    where = "stdout" if args.out == "-" else where
     print(f"exported {manifest['rows']:,} rows, {manifest['tokens']:,} tokens, "
-          f"{manifest['audio_seconds'] / 3600:,.2f} h of audio to {where}")
+          f"{manifest['audio_seconds'] / 3600:,.2f} h of audio to {where}",
+          file=sys.stderr if args.out == "-" else sys.stdout)
     return 0
