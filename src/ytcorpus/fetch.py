@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 from .config import FetchConfig
 from .deadline import Watchdog
 from .errors import PermanentError, RetryableError, VideoError, YtcorpusError, classify
-from .pacing import AllRoutesResting, Route, RoutePool, wait_until
+from .pacing import AllRoutesResting, Route, RoutePool
 from .prefetch import Prefetcher  # noqa: F401  (DESIGN: fetch.Prefetcher)
 
 log = logging.getLogger(__name__)
@@ -123,12 +124,11 @@ class Fetcher:
         return any(host == h or host.endswith("." + h) for h in hosts)
 
     def _ydl(self, video_id: str, route: Route, paced: bool):
-        from yt_dlp import YoutubeDL
-
         cache = self._local.__dict__.setdefault("ydls", {})
         key = (route.name, paced)
         if key not in cache:
-            cache[key] = YoutubeDL(self.options(video_id, route.proxy, route=route, paced=paced))
+            cls = _gated_ydl_class()
+            cache[key] = cls(self.options(video_id, route.proxy, route=route, paced=paced))
         ydl = cache[key]
         ydl.params["outtmpl"]["default"] = str(self.work_dir / f"{video_id}.%(ext)s")
         return ydl
@@ -210,9 +210,16 @@ class Fetcher:
     def _download(self, video_id: str, url: str, route: Route, paced: bool,
                   start: float = 0.0) -> FetchedAudio:
         ydl = self._ydl(video_id, route, paced)
-        wait_until(start)  # the route's pace slot: the first request goes out now
-        if paced:
-            self.routes.started(route, start)
+
+        def first_request() -> None:  # the route's pace slot: the first request goes out now
+            while (left := start - time.monotonic()) > 0:
+                watch.progress(None)  # raises once stopped (close())
+                time.sleep(min(left, 0.5))
+            watch.started = time.monotonic()  # the deadline counts from the request
+            if paced:
+                self.routes.started(route, start)
+
+        ydl.gate = first_request
         with self.watchdog.watch(video_id) as watch:
             try:
                 info = ydl.extract_info(url, download=False)
@@ -274,6 +281,28 @@ def _progress_hook(d: dict) -> None:
     watch = getattr(_local, "watch", None)
     if watch is not None:
         watch.progress(d.get("downloaded_bytes"))
+
+
+_gated: list = []
+
+
+def _gated_ydl_class():
+    """YoutubeDL whose next HTTP request first calls `gate` (once): the pace slot waits
+    right before the request really goes out, not before yt-dlp's own set-up work."""
+    if not _gated:
+        from yt_dlp import YoutubeDL
+
+        class GatedYoutubeDL(YoutubeDL):
+            gate = None
+
+            def urlopen(self, req):
+                gate, self.gate = self.gate, None
+                if gate is not None:
+                    gate()
+                return super().urlopen(req)
+
+        _gated.append(GatedYoutubeDL)
+    return _gated[0]
 
 
 _warm = threading.Lock()
