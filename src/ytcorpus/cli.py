@@ -263,13 +263,19 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("work", help="run one worker: claim, download, transcribe, store",
                        description="One worker process (one GPU, or the CPU).")
     s.add_argument("--device", help="auto|cpu|cuda|cuda:N (default auto)")
-    s.add_argument("--engine", choices=["transformers", "ctranslate2"],
-                   help="default: transformers on CUDA, ctranslate2 on CPU")
+    s.add_argument("--engine", metavar="ENGINE",
+                   help="transformers, ctranslate2 or a plugin package.module:ClassName "
+                        "(default: transformers on CUDA, ctranslate2 on CPU)")
     s.add_argument("--model", help="hub id, local directory, or a packaged short name "
                                    "(tiny.en)")
     s.add_argument("--batch-size", type=positive_int,
                    help="audio chunks per engine batch (default 16)")
     s.add_argument("--download-threads", type=positive_int, help="parallel downloads (default 2)")
+    s.add_argument("--prepare-threads", type=positive_int,
+                   help="decode/VAD/chunk threads (default: the cores this process may "
+                        "use, less one)")
+    s.add_argument("--language", help="target language (e.g. en): videos in another "
+                                      "language fail as wrong_language")
     s.add_argument("--prefetch", type=positive_int,
                    help="items downloaded ahead at most (default 8)")
     s.add_argument("--lease", type=positive_float, help="lease seconds, renewed by heartbeat (600)")
