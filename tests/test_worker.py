@@ -176,24 +176,25 @@ def _done(db: str) -> int:
 
 
 def test_cuda_out_of_memory_halves_the_batch_and_goes_on(tmp_path, served):
-    """No GPU here: the real engine is wrapped so its first big batch raises the error
-    torch raises on CUDA OOM; the worker must halve the batch and store everything."""
+    """No GPU here: the real engine is wrapped so any batch of more than 2 chunks raises
+    the error torch raises on CUDA OOM; the worker must halve the batch, split the failed
+    one and store everything."""
     from ytcorpus.config import FetchConfig, WorkerConfig
     from ytcorpus.engines import load_engine
     from ytcorpus.fetch import Fetcher
     from ytcorpus.worker import Worker
 
     engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=8)
-    real = engine.transcribe
+    real = engine.transcribe_chunks
     seen = []
 
-    def transcribe(audios):
-        seen.append(engine.batch_size)
-        if engine.batch_size > 2:
+    def transcribe_chunks(items, languages=None):
+        seen.append(len(items))
+        if len(items) > 2:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(audios)
+        return real(items)
 
-    engine.transcribe = transcribe
+    engine.transcribe_chunks = transcribe_chunks
     db = str(tmp_path / "data.db")
     with open_queue(db) as q:
         q.add([served.url("arctic_a0007.wav") + f"?oom={i}" for i in range(4)])
@@ -202,4 +203,5 @@ def test_cuda_out_of_memory_halves_the_batch_and_goes_on(tmp_path, served):
                         name="oom-test")
         assert worker.run() == 0
         assert q.stats().completed == 4 and q.stats().error == 0
-    assert seen[:3] == [8, 4, 2] and engine.batch_size == 2
+    assert seen[0] > 2 and all(n <= 2 for n in seen[1:])
+    assert worker.loop.guard.batch_size <= 2

@@ -14,11 +14,12 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ConfigError, EngineError
-from .base import Engine, resolve_device
+from .base import Engine, EngineContractError, load_plugin, resolve_device
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Engine", "load_engine", "resolve_device", "resolve_model", "ENGINES"]
+__all__ = ["Engine", "EngineContractError", "load_engine", "resolve_device", "resolve_model",
+           "ENGINES"]
 
 ENGINES = ("transformers", "ctranslate2")
 PACKAGED = "tiny.en"
@@ -78,11 +79,15 @@ def resolve_model(engine: str, model: str | None, device: str) -> tuple[str, str
 
 def load_engine(engine: str | None = None, model: str | None = None, device: str | None = "auto",
                 batch_size: int = 16, **options) -> Engine:
-    """Build an engine. Raises ConfigError/EngineError with a clear message."""
+    """Build an engine: "transformers", "ctranslate2" or a plugin "package.module:Class"
+    (see engines/base.py). Raises ConfigError/EngineError with a clear message."""
     dev = resolve_device(device)
     name = engine or default_engine(dev)
+    if ":" in name:
+        return load_plugin(name, model, dev, batch_size)
     if name not in ENGINES:
-        raise ConfigError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
+        raise ConfigError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)} "
+                          "or a plugin package.module:ClassName")
     path, label = resolve_model(name, model, dev)
     try:
         if name == "ctranslate2":

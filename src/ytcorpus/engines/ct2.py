@@ -1,17 +1,18 @@
-"""faster-whisper (CTranslate2) engine: VAD-cut speech chunks of many videos share one
-batched generate call (the BatchedInferencePipeline forward step), int8 on CPU and
-float16 on CUDA."""
+"""faster-whisper (CTranslate2) engine: speech chunks (at most 30 s, cut by the worker's
+VAD) of many videos share one batched generate call (the BatchedInferencePipeline forward
+step), int8 on CPU and float16 on CUDA. The log-mel runs in `prepare`, in the worker's
+prepare threads, so the engine thread only feeds the model."""
 
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from ..errors import EngineError
 from ..models import Segment, Transcript
-from ..quality import SAMPLE_RATE, build_transcript, no_speech, speech_regions, speech_seconds
+from ..vad import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ class CTranslate2Engine:
             raise EngineError(f"cannot load CTranslate2 model {model_name!r}: {exc}") from exc
         self.pipeline = BatchedInferencePipeline(self.model)
         self.multilingual = self.model.model.is_multilingual
+        self.language = None if self.multilingual else "en"
+        self._tokenizers: dict[str | None, object] = {}
+        self._opts = None
 
     def _options(self):
         from faster_whisper.transcribe import TranscriptionOptions
@@ -55,61 +59,72 @@ class CTranslate2Engine:
             without_timestamps=False, max_initial_timestamp=0.0,
         )
 
-    def _tokenizer(self):
+    def _tokenizer(self, language: str | None):
         from faster_whisper.tokenizer import Tokenizer
 
-        # multilingual: forward() swaps in each chunk's detected language token
-        return Tokenizer(self.model.hf_tokenizer, self.multilingual, task="transcribe",
-                         language="en")
+        if language not in self._tokenizers:
+            self._tokenizers[language] = Tokenizer(
+                self.model.hf_tokenizer, self.multilingual, task="transcribe",
+                language=language or "en")
+        return self._tokenizers[language]
 
-    def _language(self, audio: np.ndarray) -> str | None:
+    def _run_options(self, detect: bool):
+        from dataclasses import replace
+
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        if self._opts is None:
+            options = self._options()
+            self._opts = replace(options, suppress_tokens=get_suppressed_tokens(
+                self._tokenizer(None), [-1]))
+        # multilingual without a known language: forward() detects it per chunk
+        return replace(self._opts, multilingual=self.multilingual and detect)
+
+    def prepare(self, chunk: np.ndarray) -> Features:
+        """CPU log-mel of one chunk (runs in the worker's prepare threads)."""
+        from faster_whisper.audio import pad_or_trim
+
+        chunk = np.asarray(chunk, dtype=np.float32)
+        mel = self.model.feature_extractor(chunk)[..., :-1]
+        return Features(pad_or_trim(mel), chunk.size / SAMPLE_RATE)
+
+    def _features(self, items: Sequence) -> list[Features]:
+        return [i if isinstance(i, Features) else self.prepare(i) for i in items]
+
+    def detect_language(self, items: Sequence) -> list[str | None]:
         if not self.multilingual:
-            return "en"
-        language, _, _ = self.model.detect_language(audio[: CHUNK_S * SAMPLE_RATE])
-        return language
+            return ["en"] * len(items)
+        feats = self._features(items)
+        encoded = self.model.encode(np.stack([f.mel for f in feats]))
+        return [r[0][0][2:-2] for r in self.model.model.detect_language(encoded)]
+
+    def transcribe_chunks(self, items: Sequence,
+                          languages: Sequence[str | None] | None = None) -> list[list[Segment]]:
+        """Chunks (audio or prepare() output) -> segments per chunk, seconds from its start."""
+        feats = self._features(items)
+        langs = list(languages) if languages and self.multilingual else [None] * len(feats)
+        out: list[list[Segment]] = [[] for _ in feats]
+        for language in dict.fromkeys(langs):  # one generate per language in the batch
+            idx = [i for i, lang in enumerate(langs) if lang == language]
+            metas = [{"offset": 0.0, "duration": feats[i].seconds, "segments": []} for i in idx]
+            results = self.pipeline.forward(
+                np.stack([feats[i].mel for i in idx]), self._tokenizer(language), metas,
+                self._run_options(detect=language is None))
+            for i, segments in zip(idx, results):
+                out[i] = [Segment(s["start"], s["end"], s["text"].strip(), s["avg_logprob"],
+                                  s["compression_ratio"], s["no_speech_prob"])
+                          for s in segments]
+        return out
 
     def transcribe(self, audios: Sequence[np.ndarray]) -> list[Transcript]:
-        from faster_whisper.audio import pad_or_trim
-        from faster_whisper.transcribe import get_suppressed_tokens
-        from faster_whisper.vad import SpeechTimestampsMap, collect_chunks
+        """Whole audios -> Transcripts (VAD, chunks, reassembly: ytcorpus.work.pipeline)."""
+        from ..work.pipeline import transcribe_arrays
 
-        results: list[Transcript | None] = [None] * len(audios)
-        pool: list[tuple[int, dict, np.ndarray]] = []
-        regions_of: dict[int, list[dict]] = {}
-        languages: dict[int, str | None] = {}
-        for i, audio in enumerate(audios):
-            duration = audio.size / SAMPLE_RATE
-            regions = speech_regions(audio, CHUNK_S)
-            if speech_seconds(regions) <= 0:
-                results[i] = no_speech(duration, None if self.multilingual else "en")
-                continue
-            regions_of[i] = regions
-            languages[i] = self._language(audio)
-            chunks, metas = collect_chunks(audio, regions, max_duration=CHUNK_S)
-            for chunk, meta in zip(chunks, metas):
-                feats = self.model.feature_extractor(chunk)[..., :-1]
-                pool.append((i, meta, pad_or_trim(feats)))
-        tokenizer = self._tokenizer()
-        options = self._options()
-        options.suppress_tokens = get_suppressed_tokens(tokenizer, [-1])
-        raw: dict[int, list[Segment]] = {i: [] for i in regions_of}
-        for start in range(0, len(pool), self.batch_size):
-            batch = pool[start:start + self.batch_size]
-            try:
-                outputs = self.pipeline.forward(np.stack([b[2] for b in batch]), tokenizer,
-                                                [b[1] for b in batch], options)
-            except Exception as exc:
-                raise EngineError(f"CTranslate2 generate failed: {exc}") from exc
-            for (i, _, _), segments in zip(batch, outputs):
-                raw[i].extend(Segment(s["start"], s["end"], s["text"].strip(),
-                                      s["avg_logprob"], s["compression_ratio"],
-                                      s["no_speech_prob"]) for s in segments)
-        for i, segments in raw.items():
-            ts_map = SpeechTimestampsMap(regions_of[i], SAMPLE_RATE)
-            restored = [Segment(ts_map.get_original_time(s.start),
-                                ts_map.get_original_time(s.end, is_end=True), s.text,
-                                s.avg_logprob, s.compression_ratio, s.no_speech_prob)
-                        for s in segments]
-            results[i] = build_transcript(restored, audios[i].size / SAMPLE_RATE, languages[i],
-                                          speech_seconds(regions_of[i]))
-        return results  # type: ignore[return-value]
+        return transcribe_arrays(self, audios)
+
+
+class Features(NamedTuple):
+    """What prepare() makes of a chunk: its padded log-mel and its length."""
+
+    mel: np.ndarray
+    seconds: float

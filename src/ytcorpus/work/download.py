@@ -1,0 +1,155 @@
+"""The download stage: claims from the queue (under the lease), then the audio file, in
+`--download-threads` threads (a Prefetcher: at most `--prefetch` files ahead).
+
+`Claimer` is the source the download threads pull from: it claims rows, reaps dead
+workers' leases now and then, stops while the node's circuit is open, and processes a row
+that crashed a worker before alone. `Downloader.fetch` is the per-video work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Iterator
+
+from .chunks import Video
+from .pool import ChunkPool
+
+log = logging.getLogger(__name__)
+
+REAP_EVERY_S = 60.0
+
+
+def fault_of(exc: BaseException) -> str:
+    try:
+        from ..errors import fault_of as classify_fault
+    except ImportError:  # before the resilience helper's classification exists
+        return "video"
+    return classify_fault(exc)
+
+
+class Held:
+    """The row ids this worker holds (heartbeat renews them, stop releases them)."""
+
+    def __init__(self):
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, ids) -> None:
+        with self._lock:
+            self._ids.update(ids)
+
+    def remove(self, ids) -> None:
+        with self._lock:
+            self._ids.difference_update(ids)
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return list(self._ids)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._ids)
+
+    def __contains__(self, video_id: str) -> bool:
+        with self._lock:
+            return video_id in self._ids
+
+
+class Claimer:
+    """Iterate to claim: yields Videos. Ends when stopped, at --max-videos, or (with
+    exit_when_empty) when nothing is claimable or the node is blocked (`blocked`)."""
+
+    def __init__(self, queue, name: str, config, held: Held, pool: ChunkPool,
+                 stop: threading.Event, circuit: Any = None):
+        self.queue, self.name, self.config = queue, name, config
+        self.held, self.pool, self.stop, self.circuit = held, pool, stop, circuit
+        self.claimed = 0
+        self.blocked = False
+        self._last_reap = 0.0
+
+    def __iter__(self) -> Iterator[Video]:
+        while not self.stop.is_set():
+            limit = self.config.max_videos
+            if limit and self.claimed >= limit:
+                return
+            if self.circuit is not None and not self.circuit.allow_claim():
+                self.pool.source_idle(True)
+                if self.config.exit_when_empty:
+                    self.blocked = True
+                    return
+                self.stop.wait(1.0)
+                continue
+            claims = self._claim(limit)
+            if not claims:
+                self.pool.source_idle(True)
+                if self.config.exit_when_empty:
+                    return
+                self.stop.wait(self.config.poll_interval)
+                continue
+            self.pool.source_idle(False)
+            self.claimed += len(claims)
+            self.held.add(c.video_id for c in claims)
+            for k, claim in enumerate(claims):
+                if getattr(claim, "crashes", 0) > 0:
+                    yield from self._alone(claim, claims[k + 1:])
+                    break
+                self.pool.expect()
+                yield Video(key=claim.video_id, source=claim)
+
+    def _claim(self, limit: int) -> list:
+        if time.time() - self._last_reap > REAP_EVERY_S:
+            self._last_reap = time.time()
+            reaped = self.queue.reap_expired()
+            if reaped:
+                log.info("returned %d rows of dead workers to pending", reaped)
+            checkpoint = getattr(self.queue, "checkpoint", None)
+            if checkpoint:  # SQLite: keep the WAL from growing without bound
+                checkpoint()
+        want = max(1, self.config.download_threads)
+        if limit:
+            want = min(want, limit - self.claimed)
+        claims = self.queue.claim(self.name, want, self.config.lease)
+        if not claims and self.queue.reap_expired():  # dead workers' rows first
+            claims = self.queue.claim(self.name, want, self.config.lease)
+        return claims
+
+    def _alone(self, claim, rest: list) -> Iterator[Video]:
+        """A row that crashed a worker: give back the rest of the group, wait until
+        nothing else is held, process it, and claim nothing until it is done."""
+        if rest:
+            self.queue.release(self.name, [c.video_id for c in rest])
+            self.held.remove(c.video_id for c in rest)
+            self.claimed -= len(rest)
+        log.info("%s crashed a worker before (%d times): processing it alone",
+                 claim.video_id, claim.crashes)
+        self.pool.source_idle(True)
+        while len(self.held) > 1 and not self.stop.is_set():
+            self.stop.wait(0.2)
+        self.pool.expect()
+        yield Video(key=claim.video_id, source=claim, solo=True)
+        while claim.video_id in self.held and not self.stop.is_set():
+            self.stop.wait(0.2)
+
+
+class Downloader:
+    """The download threads' work: the audio file of a claimed video."""
+
+    def __init__(self, fetcher, circuit: Any = None, metrics: Any = None):
+        self.fetcher, self.circuit, self.metrics = fetcher, circuit, metrics
+
+    def fetch(self, video: Video) -> Video:
+        try:
+            fetched = self.fetcher.fetch(video.key, video.source.url)
+        except Exception as exc:
+            if self.circuit is not None and fault_of(exc) == "node":
+                self.circuit.trip(f"{getattr(exc, 'kind', type(exc).__name__)}: {exc}")
+            raise
+        if self.circuit is not None:
+            self.circuit.success()
+        if self.metrics is not None and getattr(fetched, "audio_bytes", None):
+            self.metrics.download_bytes(fetched.audio_bytes)
+        video.fetched = fetched
+        video.path = str(fetched.path)
+        return video

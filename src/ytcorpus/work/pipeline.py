@@ -1,0 +1,163 @@
+"""The worker's stages over local files, without a queue (for `ytcorpus transcribe`,
+benchmarks, and engines' whole-audio `transcribe`).
+
+    transcribe_files(engine, paths, *, prepare_threads=None, max_seconds=None,
+                     ordered=True, max_duration=None, language=None)
+        -> Iterator[tuple[str, Transcript | Exception]]
+
+Paths are decoded and chunked in `prepare_threads` threads (default: the cores this
+process may use, less one), chunks of all files share engine batches, memory is bounded
+by `max_seconds` of audio in flight (default: 4 batches of 30 s, at least 10 minutes).
+Results come in input order (`ordered=True`) or as each file finishes; a file that
+failed yields its exception (a typed ytcorpus error) and the others go on.
+
+    transcribe_arrays(engine, audios) -> list[Transcript]
+
+the same for in-memory 16 kHz arrays, synchronously, on the calling thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..models import Transcript
+from ..prefetch import Prefetcher
+from ..vad import SAMPLE_RATE, stream_speech
+from .batch import EngineLoop
+from .chunks import MAX_CHUNK_S, Chunk, Video, cut_chunks
+from .pool import ChunkPool
+from .prepare import Prepared, PrepareStage, default_prepare_threads
+from .write import Writer, _transcript_builder
+
+_END = object()
+
+
+def pool_seconds(engine: Any, max_seconds: float | None = None) -> float:
+    """The audio-seconds bound: room for the batch on the engine and the next ones."""
+    floor = 2 * max(1, int(engine.batch_size)) * MAX_CHUNK_S
+    return max(floor, max_seconds or max(600.0, 4 * max(1, int(engine.batch_size)) * MAX_CHUNK_S))
+
+
+def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int | None = None,
+                     max_seconds: float | None = None, ordered: bool = True,
+                     max_duration: float | None = None, language: str | None = None,
+                     stats: dict | None = None) -> Iterator[tuple[str, Transcript | Exception]]:
+    """See the module docstring. `stats`, when given, receives the pool's peak seconds
+    and the batch sizes the engine got (benchmarks and tests read them)."""
+    pool = ChunkPool(pool_seconds(engine, max_seconds))
+    stop = threading.Event()
+    out: queue.Queue = queue.Queue()
+    order: list[Video] = []
+
+    def videos() -> Iterator[Video]:
+        for path in paths:
+            video = Video(key=str(path), source=str(path), path=str(path))
+            order.append(video)
+            pool.expect()
+            yield video
+        pool.source_idle(True)
+
+    def deliver(done: list, failed: list) -> None:
+        for video, result in [*done, *failed]:
+            out.put((video, result))
+
+    threads = max(1, prepare_threads or default_prepare_threads())
+    inputs = Prefetcher(videos(), lambda v: v, threads=1, max_ahead=threads + 1,
+                        name="files")
+    writer = Writer(engine, deliver, target_language=language).start()
+    stage = PrepareStage(inputs, pool, engine, writer, threads=threads, stop=stop,
+                         max_duration=max_duration)
+    stage.sink = _FatalToFailed(writer)
+    loop = EngineLoop(engine, pool, writer.results, stop)
+
+    def engine_thread() -> None:
+        try:
+            loop.run()
+        finally:
+            writer.finish()
+            out.put(_END)
+
+    stage.start()
+    runner = threading.Thread(target=engine_thread, name="engine", daemon=True)
+    runner.start()
+    try:
+        yield from _results(out, order, ordered)
+    finally:
+        stop.set()
+        pool.abort()
+        inputs.stop(timeout=1.0)
+        runner.join(timeout=5.0)
+        if stats is not None:
+            stats.update(peak_seconds=pool.peak, max_seconds=pool.max_seconds,
+                         batches=list(loop.batches), engine_s=loop.busy_s)
+
+
+class _FatalToFailed:
+    """Local files have no source that can break as a whole; keep the Sink shape."""
+
+    def __init__(self, writer: Writer):
+        self.writer = writer
+
+    def prepared(self, video, info) -> None:
+        self.writer.prepared(video, info)
+
+    def failed(self, video, error) -> None:
+        self.writer.failed(video, error)
+
+    def fatal(self, error) -> None:  # pragma: no cover - a path iterator raised
+        raise error
+
+
+def _results(out: queue.Queue, order: list[Video], ordered: bool):
+    finished: dict[Video, Any] = {}
+    next_index = 0
+    while True:
+        got = out.get()
+        if got is _END:
+            break
+        video, result = got
+        if not ordered:
+            yield video.key, result
+            continue
+        finished[video] = result
+        while next_index < len(order) and order[next_index] in finished:
+            v = order[next_index]
+            yield v.key, finished.pop(v)
+            next_index += 1
+    for video, result in finished.items():  # only when stopped early
+        yield video.key, result
+
+
+def transcribe_arrays(engine: Any, audios: Sequence[np.ndarray]) -> list[Transcript]:
+    """Whole 16 kHz arrays -> Transcripts: VAD, chunks, shared batches, reassembly."""
+    build = _transcript_builder()
+    prepare = getattr(engine, "prepare", None)
+    videos, infos, chunks = [], [], []
+    for i, audio in enumerate(audios):
+        video = Video(key=str(i))
+        n, speech = 0, 0.0
+        for samples, spans in cut_chunks(stream_speech([np.asarray(audio, np.float32)])):
+            item = prepare(samples) if prepare is not None else samples
+            chunks.append(Chunk(video, n, item, spans, samples.size / SAMPLE_RATE))
+            n += 1
+            speech += samples.size / SAMPLE_RATE
+        videos.append(video)
+        infos.append(Prepared(audio.size / SAMPLE_RATE, speech, n))
+    segments: dict[Video, dict[int, list]] = {v: {} for v in videos}
+    loop = EngineLoop(engine, ChunkPool(float("inf")), lambda pairs: None, threading.Event())
+    size = max(1, int(engine.batch_size))
+    for k in range(0, len(chunks), size):
+        batch = chunks[k:k + size]
+        if loop.detects:
+            loop._detect_languages(batch)
+        results = loop.guard.run([(c.item, c.video.language) for c in batch])
+        for c, result in zip(batch, results):
+            if isinstance(result, BaseException):
+                raise result
+            segments[c.video][c.index] = c.restore(result)
+    return [build(v, [s for i in range(info.chunks) for s in segments[v][i]], info, engine)
+            for v, info in zip(videos, infos)]

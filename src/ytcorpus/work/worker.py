@@ -1,0 +1,236 @@
+"""One worker process (one GPU, or the CPU): the stages and what holds them together.
+
+    claim + download (threads) -> prepare (threads: decode, VAD, chunks, engine.prepare)
+    -> chunk pool (bounded by audio seconds) -> engine loop (this thread)
+    -> writer (thread: reassemble, quality, tokens, one transaction per group)
+
+A heartbeat thread renews the leases of everything held. SIGTERM/SIGINT: stop claiming,
+finish the batch on the engine, store what is finished, release the rest, exit 0.
+Exit 75: --exit-when-empty stopped because the node is blocked (circuit open);
+exit 70: the device is broken (the supervisor restarts the process).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+
+from ..errors import YtcorpusError
+from ..prefetch import Prefetcher
+from .batch import EngineLoop
+from .download import Claimer, Downloader, Held, fault_of
+from .pipeline import pool_seconds
+from .pool import ChunkPool
+from .prepare import PrepareStage, default_prepare_threads
+from .write import QueueStore, Writer
+
+log = logging.getLogger(__name__)
+
+EXIT_BLOCKED = 75
+EXIT_DEVICE_BROKEN = 70
+
+
+def worker_name(prefix: str | None, device: str) -> str:
+    """Unique per process life: a restarted worker never completes an old claim."""
+    base = prefix or f"{socket.gethostname()}-{device.replace(':', '')}"
+    return f"{base}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+
+
+def _circuit() -> Any:
+    try:
+        from .circuit import Circuit  # the resilience helper's unit, when present
+    except ImportError:
+        return None
+    return Circuit()
+
+
+def _metrics(port: int | None) -> Any:
+    try:
+        from ..metrics import WorkerMetrics  # the user helper's unit, when present
+    except ImportError:
+        return None
+    try:
+        return WorkerMetrics(port)
+    except Exception as exc:  # noqa: BLE001 - metrics never stop a worker
+        log.warning("metrics disabled: %s", exc)
+        return None
+
+
+class Worker:
+    def __init__(self, queue, engine, fetcher, config, name: str,
+                 max_duration: float | None = None, metrics: Any = None):
+        self.queue, self.engine, self.fetcher, self.config = queue, engine, fetcher, config
+        self.name, self.max_duration, self.metrics = name, max_duration, metrics
+        self.stop_event = threading.Event()
+        self.held = Held()
+        self.circuit = _circuit()
+        self.pool = ChunkPool(pool_seconds(engine, getattr(config, "max_audio_s", None)))
+        if metrics is not None:
+            self.pool.on_depth = metrics.pool_depth
+        self.store = QueueStore(queue, name, engine, self.held, metrics=metrics,
+                                fault_of=fault_of)
+        self.loop: EngineLoop | None = None
+        self._fatal: BaseException | None = None
+        self._videos: dict[str, Any] = {}  # claimed, for temp-file cleanup on stop
+        self._videos_lock = threading.Lock()
+
+    # ---- counters the old Worker exposed ---------------------------------------------
+    @property
+    def completed(self) -> int:
+        return self.store.completed
+
+    @property
+    def failed(self) -> int:
+        return self.store.failed
+
+    @property
+    def audio_seconds(self) -> float:
+        return self.store.audio_seconds
+
+    # ---- the prepare stage's sink ------------------------------------------------------
+    def fatal(self, error: BaseException) -> None:
+        log.error("stopping: %s", error)
+        if self._fatal is None:
+            self._fatal = error
+        self.stop_event.set()
+
+    def _heartbeat_loop(self) -> None:
+        interval = max(0.5, self.config.lease / 3)
+        while not self.stop_event.wait(interval):
+            try:
+                self.queue.heartbeat(self.name, self.held.ids(), self.config.lease)
+            except YtcorpusError as exc:  # a slow database must not kill the worker
+                log.warning("heartbeat failed (will retry): %s", exc)
+
+    def _download(self, video):
+        with self._videos_lock:
+            if len(self._videos) > 4 * self.config.prefetch + 64:  # forget settled ones
+                self._videos = {k: v for k, v in self._videos.items() if k in self.held}
+            self._videos[video.key] = video
+        return self.downloader.fetch(video)
+
+    def run(self) -> int:
+        self.queue.register_worker(self.name, host=socket.gethostname(), device=self.engine.device,
+                                   model=self.engine.model_name, lease_s=self.config.lease)
+        beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        beat.start()
+        claimer = Claimer(self.queue, self.name, self.config, self.held, self.pool,
+                          self.stop_event, self.circuit)
+        self.downloader = Downloader(self.fetcher, self.circuit, self.metrics)
+        downloads = Prefetcher(claimer, self._download,
+                               threads=max(1, self.config.download_threads),
+                               max_ahead=max(1, self.config.prefetch), name="download")
+        writer = Writer(self.engine, self.store.deliver,
+                        target_language=getattr(self.config, "language", None),
+                        on_error=self.fatal).start()
+        threads = getattr(self.config, "prepare_threads", 0) or default_prepare_threads()
+        stage = PrepareStage(downloads, self.pool, self.engine, _Sink(writer, self),
+                             threads=threads, stop=self.stop_event,
+                             max_duration=self.max_duration).start()
+        self.loop = EngineLoop(self.engine, self.pool, writer.results, self.stop_event,
+                               metrics=self.metrics)
+        started = time.time()
+        code = 0
+        try:
+            self.loop.run()
+        except YtcorpusError as exc:
+            if type(exc).__name__ == "DeviceBrokenError":
+                log.error("the device is broken: %s", exc)
+                code = EXIT_DEVICE_BROKEN
+            else:
+                self.fatal(exc)
+        finally:
+            self.stop_event.set()
+            self.pool.abort()
+            for item in downloads.stop(timeout=5.0):
+                downloads.done(item)
+            stage.join(timeout=5.0)
+            writer.finish(timeout=60.0)
+            self._release_held()
+            beat.join(timeout=2)
+            self.queue.unregister_worker(self.name)
+        wall = time.time() - started
+        log.info("worker %s done: %d completed, %d failed, %.1f s audio in %.1f s "
+                 "(%.1fx realtime)", self.name, self.completed, self.failed,
+                 self.audio_seconds, wall, self.audio_seconds / wall if wall else 0)
+        if self._fatal is not None:
+            raise self._fatal
+        if code == 0 and claimer.blocked:
+            log.warning("the node is blocked (%s): exiting %d",
+                        getattr(self.circuit, "reason", "circuit open"), EXIT_BLOCKED)
+            return EXIT_BLOCKED
+        return code
+
+    def _release_held(self) -> None:
+        held = self.held.ids()
+        if not held:
+            return
+        released = self.queue.release(self.name, held)
+        if released:
+            log.info("released %d claimed rows back to pending", released)
+        for video_id in held:  # downloads still running, or files never transcribed
+            video = self._videos.get(video_id)
+            if video is not None and video.fetched is not None:
+                video.fetched.cleanup()
+            self.fetcher.remove_partial(video_id)
+        self.held.remove(held)
+
+
+class _Sink:
+    """What the prepare threads report: to the writer, or (source broken) to the worker."""
+
+    def __init__(self, writer: Writer, worker: Worker):
+        self.writer, self.worker = writer, worker
+
+    def prepared(self, video, info) -> None:
+        self.writer.prepared(video, info)
+
+    def failed(self, video, error) -> None:
+        self.writer.failed(video, error)
+
+    def fatal(self, error) -> None:
+        self.worker.fatal(error)
+
+
+def run_worker(args) -> int:
+    """`ytcorpus work`: build config (defaults < config file < env < flags), load the
+    model, run until stopped (or empty, with --exit-when-empty)."""
+    import signal
+
+    from ..config import FetchConfig, WorkerConfig, build
+    from ..engines import load_engine
+    from ..fetch import Fetcher
+    from ..queue import open_queue
+
+    flags = {k: getattr(args, k, None) for k in (
+        "device", "engine", "model", "batch_size", "download_threads", "prefetch", "lease",
+        "max_videos", "exit_when_empty", "name", "prepare_threads", "language")}
+    known = {f for f in WorkerConfig.__dataclass_fields__}
+    config = build(WorkerConfig, **{k: v for k, v in flags.items() if k in known})
+    fetch_config = build(FetchConfig, work_dir=args.work_dir)
+    queue = open_queue(args.db)
+    engine = load_engine(config.engine, config.model, config.device, batch_size=config.batch_size)
+    name = worker_name(config.name, engine.device)
+    worker = Worker(queue, engine, Fetcher(fetch_config), config, name,
+                    max_duration=fetch_config.max_duration,
+                    metrics=_metrics(getattr(args, "metrics_port", None)))
+
+    def on_signal(signum, _frame):
+        log.info("signal %d: finishing the batch in flight, releasing the rest", signum)
+        worker.stop_event.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("worker %s ready: engine %s, model %s, device %s, batch %d, prepare threads %d, "
+             "queue %s", name, engine.name, engine.model_name, engine.device, engine.batch_size,
+             getattr(config, "prepare_threads", 0) or default_prepare_threads(),
+             queue.describe())
+    try:
+        return worker.run()
+    finally:
+        queue.close()
