@@ -256,7 +256,9 @@ class WorkerConfig:
     model: str | None = None
     batch_size: int = 16
     download_threads: int = 2
+    prepare_threads: int | None = None   # decode/VAD/chunk threads; None: cores less one
     prefetch: int = 8                    # decoded/downloaded items held ahead at most
+    language: str | None = None          # target language: others fail as wrong_language
     lease: float = 600.0
     max_videos: int = 0                  # 0 = no limit
     exit_when_empty: bool = False
