@@ -193,8 +193,8 @@ def test_download_command_saves_files_and_skips_existing(tmp_path, media_server)
     r = run_cli("download", media_server.url("tone3.mp3"), media_server.url("x.mp3", "404"),
                 "-o", str(out))
     assert r.returncode == 1
-    assert "not_found" in r.stdout
-    files = list(out.iterdir())
+    assert "not_found" in r.stderr
+    files = [f for f in out.iterdir() if not f.name.startswith(".")]
     assert len(files) == 1 and files[0].suffix == ".mp3"
     r = run_cli("download", media_server.url("tone3.mp3"), "-o", str(out), "--skip-existing")
     assert r.returncode == 0 and "skip" in r.stdout

@@ -157,7 +157,7 @@ def cmd_work(args) -> int:
 
 
 def cmd_download(args) -> int:
-    from .fetch import download_command
+    from .download import download_command
 
     return download_command(args)
 
@@ -288,11 +288,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve this worker's Prometheus metrics on PORT (/metrics)")
     s.set_defaults(func=cmd_work)
 
-    s = sub.add_parser("download", help="save audio files (no queue)")
+    s = sub.add_parser("download", help="save audio files (no queue)", formatter_class=fmt,
+                       description="Download the audio of videos (YouTube URLs or ids, any "
+                       "http(s) URL) like the worker does, with a progress bar in bytes. "
+                       "Exits 1 if any download failed.",
+                       epilog="examples:\n  ytcorpus download dQw4w9WgXcQ -o audio/\n"
+                              "  ytcorpus download https://youtu.be/VIDEOID "
+                              "-o 'audio/%(channel)s/%(title)s [%(id)s].%(ext)s'\n"
+                              "  ytcorpus download $(cat ids.txt) -o audio/ --skip-existing")
     s.add_argument("sources", nargs="+", metavar="URL_OR_ID")
-    s.add_argument("-o", "--output", default=".", metavar="DIR", help="folder (default .)")
+    s.add_argument("-o", "--output", default=".", metavar="DIR|TEMPLATE",
+                   help="folder (default .), or a name template with %%(id)s, %%(title)s, "
+                        "%%(channel)s, %%(ext)s fields")
     s.add_argument("--skip-existing", action="store_true",
-                   help="skip ids whose file is already in DIR")
+                   help="skip ids already downloaded into the folder")
     s.set_defaults(func=cmd_download)
 
     s = sub.add_parser("transcribe", help="transcribe files, folders or URLs (no queue)",

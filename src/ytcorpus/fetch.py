@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from .config import FetchConfig
 from .deadline import Watchdog
-from .errors import PermanentError, RetryableError, VideoError, YtcorpusError, classify
+from .errors import PermanentError, RetryableError, VideoError, classify
 from .pacing import AllRoutesResting, Route, RoutePool
 from .prefetch import Prefetcher  # noqa: F401  (DESIGN: fetch.Prefetcher)
 
@@ -144,6 +144,7 @@ class Fetcher:
             "playlist_items": "1",
             "quiet": True,
             "no_warnings": True,
+            "color": "no_color",  # no ANSI codes in the error texts stored and printed
             "noprogress": True,
             "logger": _QuietLogger(),
             "progress_hooks": [_progress_hook],
@@ -337,43 +338,4 @@ def _load_plugins(dirs: tuple[str, ...] | list[str]) -> None:
     _plugins_loaded.update(new)
     plugin_dirs.value = [*sorted(_plugins_loaded), "default"]
     load_all_plugins()
-
-
-def download_command(args) -> int:
-    """`ytcorpus download`: save audio files, with a progress bar; no queue."""
-    from rich.progress import Progress
-
-    from .config import build
-    from .ids import parse_source
-
-    out = Path(args.output)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise YtcorpusError(f"cannot create {out}: {exc.strerror}") from exc
-    fetcher = Fetcher(build(FetchConfig, work_dir=str(out)))
-    failed = 0
-    with Progress(transient=False) as progress:
-        task = progress.add_task("downloading", total=len(args.sources))
-        for source in args.sources:
-            try:
-                video_id, url = parse_source(source)
-                existing = [p for p in out.glob(f"{video_id}.*") if not p.name.endswith(".part")]
-                if args.skip_existing and existing:
-                    progress.console.print(f"skip {source}: {existing[0]} exists")
-                elif url.startswith("file://"):
-                    src = Path(unquote(urlsplit(url).path))
-                    dest = out / f"{video_id}{src.suffix}"
-                    shutil.copyfile(src, dest)
-                    progress.console.print(f"ok   {source} -> {dest}")
-                else:
-                    got = fetcher.fetch(video_id, url)
-                    progress.console.print(f"ok   {source} -> {got.path}")
-            except YtcorpusError as exc:
-                failed += 1
-                progress.console.print(f"[red]fail[/] {source}: {exc.kind}: {exc}")
-            progress.advance(task)
-    if failed:
-        print(f"{failed} of {len(args.sources)} failed", file=sys.stderr)
-    return 1 if failed else 0
 
