@@ -100,3 +100,54 @@ def test_a_young_fleet_is_measured_over_its_own_lifetime(tmp_path):
     assert 9.0 < data["x_realtime_5m"] < 10.5  # 600 s of audio in its 60 s of life
     assert data["x_realtime_5m"] == data["x_realtime_1h"]
     assert 9.0 < data["workers"][0]["x_realtime_5m"] < 10.5
+
+
+def test_target_accepts_short_forms():
+    import pytest
+
+    from ytcorpus.errors import ConfigError
+    from ytcorpus.monitor import parse_count
+
+    assert parse_count("100B") == 100e9 and parse_count("10M") == 10e6
+    assert parse_count("1.5K") == 1500 and parse_count("1000000") == 1e6
+    assert parse_count("2e9") == 2e9 and parse_count("1,000") == 1000
+    for bad in ("lots", "0", "-5M", "M"):
+        with pytest.raises(ConfigError, match="--target"):
+            parse_count(bad)
+
+
+def test_queue_eta_and_a_window_that_ignores_workers_gone_before_it(tmp_path):
+    with open_queue(str(tmp_path / "data.db")) as q:
+        q.add([f"aaaaaaaaa{i:02d}" for i in range(30)])
+        q.register_worker("old", lease_s=600)
+        q.register_worker("w1", lease_s=600)
+        claims = q.claim("w1", 10)
+        q.complete_many("w1", [(c.video_id, Result("t", duration_seconds=60.0))
+                               for c in claims])
+        with q._write_tx() as cur:  # "old" ran yesterday; w1 started 100 s ago
+            cur.execute("UPDATE workers SET started_at = ?, last_seen = ?, state = 'stopped' "
+                        "WHERE worker = 'old'", (time.time() - 86400, time.time() - 80000))
+            cur.execute("UPDATE workers SET started_at = ? WHERE worker = 'w1'",
+                        (time.time() - 100,))
+        data = collect(q)
+    assert 5.5 < data["x_realtime_5m"] < 6.1  # 600 s of audio in w1's 100 s, not in 300 s
+    assert data["pending"] == 20
+    assert 180 < data["queue_eta_seconds"] < 220  # 20 left at 0.1 video/s
+
+
+def test_monitor_prints_a_line_per_interval_when_piped(tmp_path):
+    import subprocess
+    import sys
+
+    db = str(tmp_path / "data.db")
+    _known_db(db)
+    proc = subprocess.Popen([sys.executable, "-m", "ytcorpus", "--db", db, "monitor",
+                             "--interval", "0.2", "--target", "10M"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    for line in lines:
+        assert "1,500 total" in line and "1,200 completed" in line and "queue ETA" in line
