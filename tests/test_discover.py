@@ -60,6 +60,9 @@ class FixtureTabIE(InfoExtractor):
         self.calls[key] += 1
         if key == "@gone":
             raise ExtractorError("This channel does not exist.", expected=True)
+        if key.startswith("@offline"):
+            raise ExtractorError("Unable to download API page: <urlopen error [Errno -3] "
+                                 "Temporary failure in name resolution>")
         if key == "@flaky" and self.calls[key] == 1:
             raise ExtractorError("Unable to download API page: HTTP Error 429: Too Many Requests")
         items = {"@mitocw": CHANNEL, "@flaky": CHANNEL[:3],
@@ -180,6 +183,37 @@ def test_failing_sources_are_reported_and_the_rest_continue(db, capsys, monkeypa
     assert FixtureTabIE.calls["@flaky"] == 2  # the 429 was retried after a backoff
     with open_queue(db) as q:
         assert q.known([vid("ch", 0)]) and q.stats().pending == 147
+
+
+def test_repeated_network_failures_stop_the_run(db, capsys, monkeypatch):
+    """Offline: one source spends its retries, the next ones get one try each, and the
+    run stops after three in a row with the cause, keeping what was found."""
+    from ytcorpus.discover import NetworkDown
+
+    monkeypatch.setattr(DiscoverOptions, "__init__", _fast_retry(DiscoverOptions.__init__))
+    with pytest.raises(NetworkDown, match="3 sources in a row failed on the network"):
+        run(db, "channel", "@mitocw", "@offline1", "@offline2", "@offline3", "@offline4")
+    out = capsys.readouterr().out
+    assert "sources 4/5" in out and "new 147" in out
+    assert FixtureTabIE.calls["@offline1"] == 4  # its retries
+    assert FixtureTabIE.calls["@offline2"] == FixtureTabIE.calls["@offline3"] == 1
+    assert FixtureTabIE.calls["@offline4"] == 0
+    with open_queue(db) as q:
+        assert q.stats().pending == 147
+
+
+@pytest.mark.slow
+def test_discover_offline_through_the_cli_is_one_line(tmp_path):
+    """The first source spends its retries (5 + 10 + 20 s), the next two one try each."""
+    from conftest import run_cli
+
+    db = str(tmp_path / "d.db")
+    assert run_cli("--db", db, "init").returncode == 0
+    urls = [f"http://127.0.0.1:9/{name}" for name in "abcd"]
+    out = run_cli("--db", db, "discover", "playlist", *urls, timeout=300)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "sources 3/4" in out.stdout
+    assert "ytcorpus: error: stopped: 3 sources in a row failed" in out.stderr
 
 
 def _fast_retry(init):

@@ -35,6 +35,16 @@ class _StopSource(Exception):
     """Raised inside yt-dlp's playlist loop to end one source early."""
 
 
+class NetworkDown(YtcorpusError):
+    """Several sources in a row failed on the network: the run stops (what was found so far
+    is queued)."""
+
+    kind = "network"
+
+
+NETWORK_KINDS = {"network", "offline", "timeout", "server_error", "rate_limited", "bot_check"}
+
+
 @dataclass(frozen=True)
 class DiscoverOptions:
     min_duration: float = 60.0
@@ -47,6 +57,7 @@ class DiscoverOptions:
     incremental: bool = True
     retries: int = 3
     retry_base_s: float = 5.0
+    max_network_failures: int = 3  # sources in a row failing on the network end the run
 
 
 @dataclass
@@ -57,11 +68,14 @@ class Summary:
     filtered: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     sources: int = 0
+    total: int = 0               # sources this run will try (0: not known)
+    done: int = 0                # sources finished (found, failed or stopped early)
 
     def line(self) -> str:
         filtered = sum(self.filtered.values())
         detail = ", ".join(f"{k} {v:,}" for k, v in sorted(self.filtered.items()))
-        text = (f"sources {self.sources:,}: found {self.found:,}, new {self.new:,}, "
+        count = f"{self.done:,}/{self.total:,}" if self.total else f"{self.sources:,}"
+        text = (f"sources {count}: found {self.found:,}, new {self.new:,}, "
                 f"already known {self.known:,}, filtered {filtered:,}"
                 f"{' (' + detail + ')' if detail else ''}, failed sources {len(self.failed):,}")
         return text
@@ -99,6 +113,7 @@ class Discoverer:
         self._factory = ydl_factory or _default_ydl
         self._progress = on_progress
         self.summary = Summary()
+        self._network_failures = 0  # sources in a row that failed on the network
         self._seen: set[str] = set()
         self._pending: list[Video] = []
 
@@ -106,7 +121,10 @@ class Discoverer:
     def run_source(self, url: str, label: str, *, incremental: bool = False,
                    license_hint: str | None = None, priority: int | None = None) -> None:
         self.summary.sources += 1
-        for attempt in range(self.options.retries + 1):
+        # after a network failure, the next source gets one try: offline, the run ends fast
+        retries = 0 if self._network_failures else self.options.retries
+        network_failure = None
+        for attempt in range(retries + 1):
             state = {"known_run": 0, "count": 0}
             try:
                 self._extract(url, label, state, incremental, license_hint, priority)
@@ -118,15 +136,32 @@ class Discoverer:
                 break
             except Exception as exc:  # yt-dlp DownloadError/ExtractorError
                 err = classify(exc)
-                if err.retryable and attempt < self.options.retries:
+                if err.retryable and attempt < retries:
                     delay = self.options.retry_base_s * (2 ** attempt)
                     log.warning("%s: %s (%s); retrying in %.0f s", label, err.kind, err, delay)
                     time.sleep(delay)
                     continue
                 self.summary.failed[label] = f"{err.kind}: {err}"
                 log.warning("source failed: %s: %s: %s", label, err.kind, err)
+                if err.kind in NETWORK_KINDS:
+                    network_failure = err
                 break
         self.flush()
+        self.summary.done += 1
+        if self._progress:
+            self._progress(self.summary)
+        if network_failure is None:
+            self._network_failures = 0
+        else:
+            self._network_failed(network_failure)
+
+    def _network_failed(self, err) -> None:
+        self._network_failures += 1
+        if self._network_failures >= self.options.max_network_failures:
+            self.flush()
+            raise NetworkDown(f"stopped: {self._network_failures} sources in a row failed on "
+                              f"the network (last: {err.kind}: {err}); check the connection "
+                              "or proxies and run again (what was found is queued)")
 
     def _extract(self, url, label, state, incremental, license_hint, priority) -> None:
         def on_entry(info: dict, incomplete: bool = True) -> str | None:
@@ -331,6 +366,8 @@ def add_discover_parser(sub, func) -> None:
 
 
 def discover_command(args, ydl_factory=None) -> int:
+    import sys
+
     from rich.console import Console
 
     from .queue import open_queue
@@ -340,22 +377,46 @@ def discover_command(args, ydl_factory=None) -> int:
         cc_only=args.cc_only, dry_run=args.dry_run, limit=args.limit,
         incremental=not getattr(args, "full", False))
     console = Console(stderr=True)
+    stopped: NetworkDown | None = None
     with open_queue(args.db) as q, console.status("discovering...") as status:
         d = Discoverer(q, options, ydl_factory,
-                       on_progress=lambda s: status.update(f"discovering... {s.line()}"))
-        if args.kind == "search":
-            d.search(args.queries)
-        elif args.kind == "channel":
-            d.channels(args.channels, shorts=args.include_shorts, live=args.include_live)
-        elif args.kind == "playlist":
-            d.playlists(args.playlists)
-        else:
-            _run_catalog(d, args, console)
+                       on_progress=_reporter(status, console.is_terminal))
+        try:
+            if args.kind == "search":
+                d.summary.total = len(args.queries)
+                d.search(args.queries)
+            elif args.kind == "channel":
+                tabs = 1 + bool(args.include_shorts) + bool(args.include_live)
+                d.summary.total = len(args.channels) * tabs
+                d.channels(args.channels, shorts=args.include_shorts, live=args.include_live)
+            elif args.kind == "playlist":
+                d.summary.total = len(args.playlists)
+                d.playlists(args.playlists)
+            else:
+                _run_catalog(d, args, console)
+        except NetworkDown as exc:
+            stopped = exc
     prefix = "dry run, nothing queued: " if options.dry_run else ""
     print(prefix + d.summary.line())
     for label, reason in d.summary.failed.items():
         print(f"failed: {label}: {reason}")
+    sys.stdout.flush()
+    if stopped is not None:
+        raise stopped
     return 1 if d.summary.failed and not d.summary.found else 0
+
+
+def _reporter(status, terminal: bool) -> Callable[[Summary], None]:
+    """A live status line on a terminal; off it, one log line per finished source."""
+    logged = [0]
+
+    def report(summary: Summary) -> None:
+        if terminal:
+            status.update(f"discovering... {summary.line()}")
+        elif summary.done != logged[0]:
+            logged[0] = summary.done
+            log.info("discover: %s", summary.line())
+    return report
 
 
 def _run_catalog(d: Discoverer, args, console) -> None:
@@ -374,6 +435,7 @@ def _run_catalog(d: Discoverer, args, console) -> None:
         for c in channels:
             print(f"channel\t{c.get('priority', 0)}\t{c['handle']}\t{c.get('name', '')}")
         return
+    d.summary.total = len(channels) + len(queries)
     for c in sorted(channels, key=lambda c: -int(c.get("priority", 0))):
         d.channels([c["handle"]], priority=args.priority or int(c.get("priority", 0)))
     for query, priority in sorted(queries, key=lambda qp: -qp[1]):
