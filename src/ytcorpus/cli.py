@@ -156,6 +156,13 @@ def cmd_work(args) -> int:
     return run_worker(args)
 
 
+def cmd_fetch(args) -> int:
+    from .fetchfleet import fetch_command
+
+    with _open(args) as q:
+        return fetch_command(args, q)
+
+
 def cmd_download(args) -> int:
     from .download import download_command
 
@@ -288,6 +295,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve this worker's Prometheus metrics on PORT (/metrics)")
     s.set_defaults(func=cmd_work)
 
+    s = sub.add_parser("fetch", help="download-only worker: stage audio for GPU workers",
+                       formatter_class=fmt,
+                       description="Claims rows like `work`, downloads their audio (paced per "
+                       "proxy), checks it decodes, moves it into the stage folder DIR and "
+                       "gives the row back, staged, to GPU workers (`work --stage DIR`). "
+                       "Exits 75 with --exit-when-empty when every proxy is resting.",
+                       epilog="examples:\n  ytcorpus fetch --stage /mnt/stage --download-threads 8 "
+                              "--max-staged 20h\n  YTCORPUS_PROXIES='http://p1:8080|p1.txt,"
+                              "http://p2:8080' ytcorpus fetch --stage /mnt/stage")
+    s.add_argument("--stage", required=True, metavar="DIR",
+                   help="stage folder shared with the GPU workers (local or network)")
+    s.add_argument("--download-threads", type=positive_int, help="parallel downloads (default 2)")
+    s.add_argument("--lease", type=positive_float, help="lease seconds, renewed by heartbeat (600)")
+    s.add_argument("--work-dir", help="temp audio folder (default ./work)")
+    s.add_argument("--max-videos", type=positive_int, help="stop after this many videos")
+    s.add_argument("--exit-when-empty", action="store_true", default=None,
+                   help="exit when nothing is left to stage and nothing is in flight")
+    s.add_argument("--max-staged", metavar="LIMIT",
+                   help="pause while the staged backlog is over this: hours (20h) or size (50GB)")
+    s.add_argument("--audio-format", metavar="SELECTOR",
+                   help="yt-dlp format selector (default: smallest audio-only stream >= "
+                        "32 kbps opus / 48 kbps other)")
+    s.add_argument("--name", help="worker name (default host-fetch-pid)")
+    s.set_defaults(func=cmd_fetch)
+
     s = sub.add_parser("download", help="save audio files (no queue)", formatter_class=fmt,
                        description="Download the audio of videos (YouTube URLs or ids, any "
                        "http(s) URL) like the worker does, with a progress bar in bytes. "
@@ -316,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "  ytcorpus transcribe talk.mp3\n"
                               "  ytcorpus transcribe lectures/ -o transcripts/ "
                               "--format txt,srt,json --skip-existing\n"
-                              "  ytcorpus transcribe https://youtu.be/VIDEOID --format srt > a.srt\n"
+                              "  ytcorpus transcribe https://youtu.be/VIDEOID --format srt "
+                              "> a.srt\n"
                               "  ytcorpus transcribe a.wav b.mp4 --format json | jq '.[].text'")
     s.add_argument("inputs", nargs="+", metavar="FILE|DIR|URL")
     s.add_argument("-o", "--output-dir", metavar="DIR",
@@ -373,6 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--to", dest="dst", required=True, metavar="URL")
     s.set_defaults(func=cmd_migrate)
     _accept_db_anywhere(sub)
+    from .cli_help import document
+
+    document(p)
     return p
 
 
