@@ -41,6 +41,7 @@ class Claim:
     attempts: int = 0
     priority: int = 0
     crashes: int = 0  # times a lease of this row was reaped from a dead worker
+    staged_path: str | None = None  # audio staged by `ytcorpus fetch` (relative to the store)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ class Result:
     quality: dict | None = None          # Transcript.quality
     language_source: str | None = None   # Transcript.language_source
     license_source: str | None = None    # where `license` was read: download | page
+    audio_bytes: int | None = None       # FetchedAudio.audio_bytes
+    audio_format: dict | None = None     # FetchedAudio.audio_format (format_id, ext, abr, acodec)
 
     def __post_init__(self) -> None:
         self.segments = coerce_segments(self.segments)

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from .queue import Queue, open_queue
+from .queue.staging import fetch_stats
 from .tokens import TOKENIZER_NAME
 
 WINDOWS = {"last_5m": 300.0, "last_1h": 3600.0}
@@ -63,6 +64,7 @@ def collect(q: Queue, *, target_tokens: float = 100e9, now: float | None = None)
                                  round(left / video_rate) if video_rate > 0 else None)
     data["workers"] = [_worker_row(w, by_worker, now) for w in workers]
     data["history"] = _history(q.completions_by_minute(now - 3600), now)
+    data.update(fetch_stats(q, now))  # bytes downloaded, staged backlog, download rate
     return data
 
 

@@ -19,6 +19,8 @@ from ..errors import (KINDS, UNKNOWN_MAX_ATTEMPTS, YtcorpusError, classify, faul
                       video_error)
 from ..ids import parse_source
 from ..models import AddResult, Claim, InvalidSource, Result, Stats, Video
+from .quality import store_completion
+from .staging import store_audio
 from .schema import EXPORT_FIELDS
 
 ADD_BATCH = 5000
@@ -142,20 +144,23 @@ class Queue(ABC):
 
     # ---- claiming and leases -------------------------------------------------------
     def claim(self, worker: str, n: int = 1, lease_s: float = 600.0, *,
-              lease: float | None = None) -> list[Claim]:
+              lease: float | None = None, staged: bool | None = None) -> list[Claim]:
         """Atomically take up to n pending rows (highest priority, then oldest).
-        `lease` is accepted as another name for `lease_s` (DESIGN.md spells it so)."""
+        `lease` is accepted as another name for `lease_s` (DESIGN.md spells it so).
+        staged=True: only rows whose audio `ytcorpus fetch` staged; False: only the others."""
         lease_s = lease if lease is not None else lease_s
         if n <= 0:
             return []
         with self._write_tx() as cur:
             now = self._now(cur)
-            rows = self._claim_rows(cur, worker, n, now + lease_s, now)
+            rows = (self._claim_rows(cur, worker, n, now + lease_s, now) if staged is None
+                    else self._claim_rows(cur, worker, n, now + lease_s, now, staged=staged))
         rows = sorted(rows, key=lambda r: (-(r["priority"] or 0), r["id"]))
         return [
             Claim(video_id=r["video_id"], url=r["url"], title=r["title"],
                   duration_seconds=r["duration_seconds"], attempts=r["attempts"] or 0,
-                  priority=r["priority"] or 0, crashes=r["crashes"] or 0)
+                  priority=r["priority"] or 0, crashes=r["crashes"] or 0,
+                  staged_path=r["staged_path"])
             for r in rows
         ]
 
@@ -245,6 +250,9 @@ class Queue(ABC):
                     worker,
                 ))
                 done.append(cur.rowcount == 1)
+                if done[-1]:
+                    store_completion(self, cur, video_id, result)
+                    store_audio(self, cur, video_id, result)
         return done
 
     def _next_seq(self, cur, n: int) -> int:
@@ -450,6 +458,7 @@ class Queue(ABC):
                 record = dict(row)
                 record["segments"] = json.loads(record["segments"] or "[]")
                 record["flags"] = json.loads(record["flags"] or "[]")
+                record["quality"] = json.loads(record["quality"] or "null")
                 yield record
             last = rows[-1]["id"]
 

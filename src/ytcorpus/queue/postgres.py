@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from functools import lru_cache
 
-from ..errors import QueueError
+from ..errors import DatabaseUnavailableError, QueueError
 from .base import Queue
 from .schema import SCHEMA_VERSION, create_videos_sql, upgrade_statements
 
@@ -20,8 +20,15 @@ _CLAIM = (
     "UPDATE videos SET status = 'processing', worker = %s, lease_until = %s "
     "WHERE id = ANY(ARRAY(SELECT id FROM videos WHERE status = 'pending' AND not_before <= %s "
     "ORDER BY priority DESC, id LIMIT %s FOR UPDATE SKIP LOCKED)) "
-    "RETURNING id, video_id, url, title, duration_seconds, attempts, priority"
+    "RETURNING id, video_id, url, title, duration_seconds, attempts, priority, crashes, "
+    "staged_path"
 )
+# ytcorpus fetch: staged rows only, or unstaged rows only
+_CLAIM_STAGED = _CLAIM.replace("WHERE status = 'pending'",
+                               "WHERE status = 'pending' AND staged_path IS NOT NULL")
+_CLAIM_UNSTAGED = _CLAIM.replace("WHERE status = 'pending'",
+                                 "WHERE status = 'pending' AND staged_path IS NULL")
+assert _CLAIM_STAGED != _CLAIM and _CLAIM_UNSTAGED != _CLAIM
 _SCHEMA_LOCK = 0x79746370  # advisory lock id: one process migrates at a time
 
 
@@ -34,27 +41,45 @@ class PostgresQueue(Queue):
     backend = "postgres"
     _for_update = " FOR UPDATE"
 
-    def __init__(self, url: str, *, pool_size: int = 4, **kwargs):
+    def __init__(self, url: str, *, pool_size: int = 4, create: bool = True,
+                 read_only: bool = False, connect_timeout: int = 10, **kwargs):
+        """create=False: a database without the ytcorpus tables is an error; read_only:
+        every transaction is read-only and the schema is never upgraded."""
         super().__init__(**kwargs)
         from . import redact
 
         self.url = url
         self._safe = redact(url)
+        self.read_only = read_only
         try:
             import psycopg
             from psycopg.rows import dict_row
-            from psycopg_pool import ConnectionPool
+            from psycopg_pool import ConnectionPool, PoolTimeout
         except ImportError as exc:  # pragma: no cover - requirements install it
             raise QueueError("PostgreSQL needs psycopg and psycopg-pool installed") from exc
-        self._errors = (psycopg.Error,)
+        self._psycopg = psycopg
+        self._unavailable = (psycopg.OperationalError, PoolTimeout)
+        options = {"row_factory": dict_row, "connect_timeout": connect_timeout}
+        if read_only:
+            options["options"] = "-c default_transaction_read_only=on"
+        try:  # one plain connection first: an unreachable server fails now, in one line
+            psycopg.connect(url, connect_timeout=connect_timeout).close()
+        except psycopg.Error as exc:
+            raise DatabaseUnavailableError(
+                f"cannot reach PostgreSQL at {self._safe}: {_first_line(exc)}") from None
         try:
+            # check: a connection broken by a server restart is replaced, not handed out
             self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False,
-                                       kwargs={"row_factory": dict_row})
-            self.pool.open(wait=True, timeout=15)
-            self._ensure_schema()
+                                       kwargs=options, timeout=connect_timeout,
+                                       check=ConnectionPool.check_connection)
+            self.pool.open(wait=True, timeout=connect_timeout)
+            self._ensure_schema(create)
+        except QueueError:
+            self.pool.close()
+            raise
         except Exception as exc:
             raise QueueError(f"cannot open PostgreSQL queue {self._safe}: "
-                             f"{redact(str(exc)) or type(exc).__name__}") from None
+                             f"{redact(_first_line(exc))}") from None
 
     def describe(self) -> str:
         return self._safe
@@ -71,23 +96,47 @@ class PostgresQueue(Queue):
 
     @contextmanager
     def _write_tx(self):
-        with self.pool.connection() as conn:  # commits on success, rolls back on error
-            with conn.cursor() as cur:
-                yield cur
+        try:
+            with self.pool.connection() as conn:  # commits on success, rolls back on error
+                with conn.cursor() as cur:
+                    yield cur
+        except self._unavailable as exc:  # server gone, restarting, or no connection free
+            raise DatabaseUnavailableError(f"{self._safe}: {_first_line(exc)}") from exc
+        except self._psycopg.Error as exc:
+            raise QueueError(f"{self._safe}: {_first_line(exc)}") from exc
 
     _read_tx = _write_tx
+
+    def _now(self, cur) -> float:
+        # the server's clock: leases and backoffs mean the same on every node
+        cur.execute("SELECT extract(epoch from clock_timestamp())::float8 AS now")
+        return float(cur.fetchone()["now"])
 
     def _insert_new(self, cur, rows: list[tuple]) -> int:
         columns = [list(col) for col in zip(*rows)]
         cur.execute(_INSERT, columns)
         return cur.rowcount
 
-    def _claim_rows(self, cur, worker: str, n: int, lease_until: float, now: float) -> list:
-        cur.execute(_CLAIM, (worker, lease_until, now, n))
+    def _claim_rows(self, cur, worker: str, n: int, lease_until: float, now: float,
+                    staged: bool | None = None) -> list:
+        sql = _CLAIM if staged is None else _CLAIM_STAGED if staged else _CLAIM_UNSTAGED
+        cur.execute(sql, (worker, lease_until, now, n))
         return cur.fetchall()
 
-    def _ensure_schema(self) -> None:
+    def _ensure_schema(self, create: bool = True) -> None:
         with self._write_tx() as cur:
+            cur.execute("SELECT to_regclass('schema_version') IS NOT NULL AS have")
+            current = None
+            if cur.fetchone()["have"]:
+                cur.execute("SELECT MAX(version) AS v FROM schema_version")
+                current = cur.fetchone()["v"]
+            if current is not None and current >= SCHEMA_VERSION:
+                return
+            if current is None and not create:
+                raise QueueError(f"no ytcorpus queue in {self._safe}: run `ytcorpus init`")
+            if self.read_only:
+                raise QueueError(f"{self._safe} has schema {current}, this ytcorpus needs "
+                                 f"{SCHEMA_VERSION}: run `ytcorpus init` to upgrade it")
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             cur.execute("SELECT MAX(version) AS v FROM schema_version")
@@ -101,3 +150,8 @@ class PostgresQueue(Queue):
             for sql in upgrade_statements("postgres", have):
                 cur.execute(sql)
             cur.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -3,7 +3,9 @@ an older database is upgraded in place by adding the missing columns."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2  # 2: covering indexes for stats and the monitor
+SCHEMA_VERSION = 5  # 2: covering indexes for stats and the monitor; 3: crashes, completed_seq
+# 5: audio_bytes/audio_format, staged_* (fetch fleet), routes table (STAGE_TABLES)
+# 4: quality, language_source, license_source, duplicate_of; MinHash side tables (QUALITY_TABLES)
 
 # (name, sqlite type, postgresql type)
 COLUMNS: list[tuple[str, str, str]] = [
@@ -35,6 +37,23 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("error_kind", "TEXT", "TEXT"),
     ("error", "TEXT", "TEXT"),
     ("flags", "TEXT", "TEXT"),  # JSON list of quality flags, e.g. ["no_speech"]
+    # times a lease of this row was reaped from a dead worker (3 -> error worker_crash)
+    ("crashes", "INTEGER NOT NULL DEFAULT 0", "INTEGER NOT NULL DEFAULT 0"),
+    # commit order of completions (export --incremental's cursor; see COMPLETION_SEQ)
+    ("completed_seq", "INTEGER", "BIGINT"),
+    # quality helper: signals JSON, how the language was decided, where the licence was read
+    ("quality", "TEXT", "TEXT"),
+    ("language_source", "TEXT", "TEXT"),
+    ("license_source", "TEXT", "TEXT"),
+    ("duplicate_of", "TEXT", "TEXT"),  # video_id of the first row of its duplicate cluster
+    # fetch helper: bytes downloaded and the format chosen (JSON: format_id, ext, abr, acodec)
+    ("audio_bytes", "INTEGER", "BIGINT"),
+    ("audio_format", "TEXT", "TEXT"),
+    # fetch fleet (ytcorpus.stage): audio staged for GPU workers, path relative to the store
+    ("staged_path", "TEXT", "TEXT"),
+    ("staged_seconds", "REAL", "DOUBLE PRECISION"),
+    ("staged_bytes", "INTEGER", "BIGINT"),
+    ("staged_at", "REAL", "DOUBLE PRECISION"),
 ]
 
 INDEXES = [
@@ -51,6 +70,53 @@ INDEXES = [
     "(completed_at, status, worker, duration_seconds, tokens) WHERE status = 'completed'",
     "CREATE INDEX IF NOT EXISTS idx_videos_completed_totals ON videos "
     "(status, duration_seconds, tokens) WHERE status = 'completed'",
+    "CREATE INDEX IF NOT EXISTS idx_videos_completed_seq ON videos (completed_seq) "
+    "WHERE status = 'completed'",
+]
+
+# One-row counter handing out completed_seq. complete_many bumps it inside its transaction,
+# so the row lock orders commits by number: an export that has seen number N has seen
+# every completion numbered below N (a clock or an id cursor cannot promise that).
+COMPLETION_SEQ = [
+    "CREATE TABLE IF NOT EXISTS completion_seq (v BIGINT NOT NULL)",
+    "UPDATE videos SET completed_seq = id WHERE status = 'completed' AND completed_seq IS NULL",
+    "INSERT INTO completion_seq (v) SELECT COALESCE(MAX(completed_seq), 0) FROM videos "
+    "WHERE NOT EXISTS (SELECT 1 FROM completion_seq)",
+]
+
+# Fetch fleet: claims of staged rows, the staged backlog and the download rate read only
+# these partial indexes; one row per (worker, route) with its pacing counters.
+STAGE_TABLES = [
+    "CREATE INDEX IF NOT EXISTS idx_videos_staged ON videos (priority DESC, id) "
+    "WHERE status = 'pending' AND staged_path IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS idx_videos_staged_backlog ON videos "
+    "(status, staged_seconds, staged_bytes) WHERE staged_path IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS idx_videos_staged_at ON videos (staged_at, staged_seconds) "
+    "WHERE staged_at IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS idx_videos_audio_bytes ON videos (audio_bytes, duration_seconds) "
+    "WHERE audio_bytes IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS routes (worker TEXT NOT NULL, route TEXT NOT NULL, "
+    "state TEXT, success BIGINT, rate_limited BIGINT, bot_check BIGINT, failures BIGINT, "
+    "rest_until {real}, last_error TEXT, updated_at {real}, PRIMARY KEY (worker, route))",
+]
+
+# Near-duplicates (ytcorpus.quality.dedup): one MinHash signature per completed row and its
+# LSH band hashes, so a row's candidates are one indexed lookup per band at any size;
+# flags one row per (row, flag) so stats counts them from a narrow index.
+QUALITY_TABLES = [
+    "CREATE TABLE IF NOT EXISTS minhash_signatures (video_rowid BIGINT PRIMARY KEY, "
+    "signature {blob} NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS minhash_bands (video_rowid BIGINT NOT NULL, "
+    "band INTEGER NOT NULL, hash BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS idx_minhash_bands_lookup ON minhash_bands (band, hash)",
+    "CREATE INDEX IF NOT EXISTS idx_minhash_bands_row ON minhash_bands (video_rowid)",
+    "CREATE TABLE IF NOT EXISTS video_flags (video_rowid BIGINT NOT NULL, flag TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS idx_video_flags_flag ON video_flags (flag)",
+    "CREATE INDEX IF NOT EXISTS idx_video_flags_row ON video_flags (video_rowid)",
+    "CREATE INDEX IF NOT EXISTS idx_videos_duplicate_of ON videos (duplicate_of) "
+    "WHERE duplicate_of IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS idx_videos_completed_language ON videos "
+    "(status, language, language_source) WHERE status = 'completed'",
 ]
 
 WORKERS_TABLE = """
@@ -69,7 +135,8 @@ CREATE TABLE IF NOT EXISTS workers (
 EXPORT_FIELDS = [
     "id", "video_id", "title", "transcript", "duration_seconds", "speed_ratio", "source",
     "url", "channel", "license", "language", "tokens", "model", "completed_at", "segments",
-    "course", "university", "processing_time_seconds", "flags",
+    "course", "university", "processing_time_seconds", "flags", "completed_seq",
+    "quality", "language_source", "license_source", "duplicate_of",
 ]
 
 
@@ -94,4 +161,8 @@ def upgrade_statements(backend: str, have: set[str]) -> list[str]:
     # version 1 had a narrower idx_videos_completed_at: rebuild it with its new columns
     return ([add_column_sql(backend, name) for name, _, _ in COLUMNS if name not in have]
             + ["DROP INDEX IF EXISTS idx_videos_completed_at"] + INDEXES
-            + [WORKERS_TABLE.format(real=real), "DELETE FROM schema_version"])
+            + [WORKERS_TABLE.format(real=real)] + COMPLETION_SEQ
+            + [sql.format(real=real) for sql in STAGE_TABLES]
+            + [sql.format(blob="BLOB" if backend == "sqlite" else "BYTEA")
+               for sql in QUALITY_TABLES]
+            + ["DELETE FROM schema_version"])

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import QueueError
+from ..errors import DatabaseUnavailableError, QueueError
 from .base import Queue
 from .schema import SCHEMA_VERSION, create_videos_sql, upgrade_statements
 
 log = logging.getLogger(__name__)
+
+# OperationalErrors that are a mistake in SQL or schema, not an unusable file
+_SCHEMA_MISTAKE = re.compile(r"no such (table|column|index)|syntax error|has no column",
+                             re.IGNORECASE)
 
 BUSY_TIMEOUT_MS = 30_000  # lock waits of 0.7-3.2 s were measured with 4+ writers
 
@@ -31,30 +36,63 @@ CLAIMABLE = (
 _CLAIM = (
     "UPDATE videos SET status = 'processing', worker = ?, lease_until = ? "
     f"WHERE id IN ({CLAIMABLE}) "
-    "RETURNING id, video_id, url, title, duration_seconds, attempts, priority"
+    "RETURNING id, video_id, url, title, duration_seconds, attempts, priority, crashes, "
+    "staged_path"
 )
+# ytcorpus fetch: staged rows only (their own partial index), or unstaged rows only
+_CLAIM_STAGED = _CLAIM.replace("INDEXED BY idx_videos_pending WHERE status = 'pending'",
+                               "INDEXED BY idx_videos_staged WHERE status = 'pending' "
+                               "AND staged_path IS NOT NULL")
+_CLAIM_UNSTAGED = _CLAIM.replace("WHERE status = 'pending'",
+                                 "WHERE status = 'pending' AND staged_path IS NULL")
+assert _CLAIM_STAGED != _CLAIM and _CLAIM_UNSTAGED != _CLAIM
 
 
 class SqliteQueue(Queue):
     backend = "sqlite"
 
-    def __init__(self, path: str | os.PathLike, **kwargs):
+    def __init__(self, path: str | os.PathLike, *, create: bool = True,
+                 read_only: bool = False, **kwargs):
+        """create=False: a missing file is an error (only `init` and `add` create one).
+        read_only=True: no writes and no schema upgrade (stats, monitor, export)."""
         super().__init__(**kwargs)
         self.path = str(path)
-        parent = Path(self.path).expanduser().resolve().parent
+        self.read_only = read_only
+        file = Path(self.path).expanduser()
+        if (read_only or not create) and not file.is_file():
+            raise QueueError(f"no database at {self.path}: the file does not exist (run "
+                             "`ytcorpus init` to create "
+                             "one, or give the right --db / YTCORPUS_DB)")
+        parent = file.resolve().parent
         if not parent.is_dir():
             raise QueueError(f"cannot create database {self.path}: folder {parent} does not exist")
         self._lock = threading.RLock()
         try:
-            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                         isolation_level=None, check_same_thread=False)
+            if read_only:
+                self._conn = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True,
+                                             timeout=BUSY_TIMEOUT_MS / 1000,
+                                             isolation_level=None, check_same_thread=False)
+            else:
+                self._conn = sqlite3.connect(str(file), timeout=BUSY_TIMEOUT_MS / 1000,
+                                             isolation_level=None, check_same_thread=False)
             self._conn.row_factory = sqlite3.Row
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
+            if not read_only:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = NORMAL")
             self._ensure_schema()
-        except sqlite3.DatabaseError as exc:
-            raise QueueError(f"cannot open SQLite database {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise self._typed(exc, "cannot open SQLite database") from None
+
+    def _typed(self, exc: sqlite3.Error, doing: str = "") -> QueueError:
+        """sqlite3 errors as ytcorpus errors: an unusable file (full disk, I/O error,
+        locked for good, gone) is DatabaseUnavailableError (a node fault: pause and retry);
+        anything else is a QueueError."""
+        text = str(exc) or type(exc).__name__
+        where = f"{doing} {self.path}" if doing else self.path
+        if isinstance(exc, sqlite3.OperationalError) and not _SCHEMA_MISTAKE.search(text):
+            return DatabaseUnavailableError(f"{where}: {text}")
+        return QueueError(f"{where}: {text}")
 
     def describe(self) -> str:
         return f"sqlite:{self.path}"
@@ -70,14 +108,22 @@ class SqliteQueue(Queue):
 
     @contextmanager
     def _write_tx(self):
+        if self.read_only:
+            raise QueueError(f"{self.path} was opened read-only")
         with self._lock:
             self._begin_immediate()
             try:
                 yield self._conn.cursor()
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:  # the failure already ended the transaction
+                        pass
+                if isinstance(exc, sqlite3.Error):
+                    raise self._typed(exc) from exc
                 raise
-            self._conn.execute("COMMIT")
 
     def _begin_immediate(self) -> None:
         # busy_timeout covers ordinary waits; a few retries cover pathological ones.
@@ -87,27 +133,43 @@ class SqliteQueue(Queue):
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise QueueError(f"{self.path}: {exc}") from exc
+                    raise self._typed(exc) from exc
                 if attempt == 4:
-                    raise QueueError(f"{self.path}: database stayed locked: {exc}") from exc
+                    raise DatabaseUnavailableError(
+                        f"{self.path}: database stayed locked: {exc}") from exc
                 time.sleep(0.1 * (attempt + 1))
 
     @contextmanager
     def _read_tx(self):
         with self._lock:
-            yield self._conn.cursor()
+            try:
+                yield self._conn.cursor()
+            except sqlite3.Error as exc:
+                raise self._typed(exc) from exc
 
     def _insert_new(self, cur, rows: list[tuple]) -> int:
         before = self._conn.total_changes
         cur.executemany(_INSERT, rows)
         return self._conn.total_changes - before
 
-    def _claim_rows(self, cur, worker: str, n: int, lease_until: float, now: float) -> list:
-        cur.execute(_CLAIM, (worker, lease_until, now, n))
+    def _claim_rows(self, cur, worker: str, n: int, lease_until: float, now: float,
+                    staged: bool | None = None) -> list:
+        sql = _CLAIM if staged is None else _CLAIM_STAGED if staged else _CLAIM_UNSTAGED
+        cur.execute(sql, (worker, lease_until, now, n))
         return cur.fetchall()
 
     def _ensure_schema(self) -> None:
         conn = self._conn
+        if self.read_only:
+            have = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                "AND name = 'schema_version'").fetchone()
+            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone() \
+                if have else (None,)
+            if row[0] is None or row[0] < SCHEMA_VERSION:
+                raise QueueError(f"{self.path} is not a ytcorpus database of this version "
+                                 f"(schema {row[0]}, need {SCHEMA_VERSION}): run "
+                                 "`ytcorpus init` to create or upgrade it")
+            return
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
         if row[0] is not None and row[0] >= SCHEMA_VERSION:
