@@ -151,3 +151,15 @@ def test_monitor_prints_a_line_per_interval_when_piped(tmp_path):
         proc.wait(timeout=10)
     for line in lines:
         assert "1,500 total" in line and "1,200 completed" in line and "queue ETA" in line
+
+
+def test_extra_rows_show_downloads_and_staging_when_stats_has_them():
+    from ytcorpus.monitor import extra_rows
+
+    assert extra_rows({"audio_bytes_downloaded": 0, "staged_videos": 0}) == []
+    rows = dict(extra_rows({"audio_bytes_downloaded": 1_500_000_000, "audio_gb_downloaded": 1.5,
+                            "mb_per_audio_hour": 30.0, "staged_videos": 1234,
+                            "staged_hours": 12.5, "circuit": {"node-1": "open"}}))
+    assert rows["downloaded"] == "1.500 GB (30.0 MB per audio hour)"
+    assert rows["staged"] == "1,234 videos, 12.50 h ready for GPU workers"
+    assert rows["circuit"] == "node-1: open"

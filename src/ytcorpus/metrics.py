@@ -139,6 +139,10 @@ class QueueMetrics(_Served):
                               registry=r)
         self._speed = Gauge("ytcorpus_x_realtime", "Audio seconds per second, fleet-wide",
                             ["window"], registry=r)
+        self._staged = Gauge("ytcorpus_staged_seconds",
+                             "Audio seconds staged for GPU workers (ytcorpus fetch)", registry=r)
+        self._downloaded = Gauge("ytcorpus_audio_bytes_downloaded",
+                                 "Audio bytes downloaded, queue-wide", registry=r)
         self._eta = Gauge("ytcorpus_queue_eta_seconds",
                           "Seconds to empty the queue at the recent rate (-1: unknown)",
                           registry=r)
@@ -157,5 +161,7 @@ class QueueMetrics(_Served):
         self._workers.set(d["active_workers"])
         self._speed.labels(window="5m").set(d["x_realtime_5m"])
         self._speed.labels(window="1h").set(d["x_realtime_1h"])
+        self._staged.set(d.get("staged_seconds") or 0)
+        self._downloaded.set(d.get("audio_bytes_downloaded") or 0)
         eta = d.get("queue_eta_seconds")
         self._eta.set(-1 if eta is None else eta)

@@ -115,7 +115,7 @@ def _duration(seconds: float | None) -> str:
     return f"{days}d {hours}h {rest // 60}m" if days else f"{hours}h {rest // 60}m"
 
 
-OPTIONAL_KEYS = ("circuit", "circuits", "proxies", "staged", "fetchers")
+OPTIONAL_KEYS = ("circuit", "circuits", "proxies", "routes")
 
 
 def _brief(value) -> str:
@@ -124,6 +124,25 @@ def _brief(value) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(_brief(v) for v in value)
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def extra_rows(d: dict) -> list[tuple[str, str]]:
+    """Rows for keys other parts add to stats when they know them (downloads, staging,
+    circuits, proxies)."""
+    rows = []
+    if d.get("audio_bytes_downloaded"):
+        per_hour = d.get("mb_per_audio_hour")
+        rows.append(("downloaded", f"{d['audio_gb_downloaded']:,.3f} GB"
+                     + (f" ({per_hour:,.1f} MB per audio hour)" if per_hour else "")))
+    if d.get("staged_videos"):
+        rate = (d.get("download_rate") or {}).get("last_5m", {}).get("x_realtime")
+        rows.append(("staged", f"{d['staged_videos']:,} videos, {d['staged_hours']:,.2f} h "
+                     "ready for GPU workers"
+                     + (f", staging at {rate:,.1f}x realtime (5 min)" if rate else "")))
+    for key in OPTIONAL_KEYS:
+        if d.get(key) not in (None, {}, []):
+            rows.append((key.replace("_", " "), _brief(d[key])))
+    return rows
 
 
 def format_stats(d: dict) -> str:
@@ -139,6 +158,7 @@ def format_stats(d: dict) -> str:
         f"workers       {d['active_workers']:,} active",
         f"queue ETA     {_duration(d['queue_eta_seconds'])}",
     ]
+    lines += [f"{label:<13} {text}" for label, text in extra_rows(d)]
     if d["errors_by_kind"]:
         kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(d["errors_by_kind"].items()))
         lines.append(f"errors        {kinds}")
@@ -166,9 +186,8 @@ def render(d: dict):
     head.add_row("queue ETA", f"{_duration(d['queue_eta_seconds'])} to finish the "
                  f"{d['pending'] + d['processing']:,} videos left")
     head.add_row("target ETA", _duration(d["eta_seconds"]) + " to the token target")
-    for key in OPTIONAL_KEYS:  # added by other parts of ytcorpus when they know them
-        if d.get(key) not in (None, {}, []):
-            head.add_row(key.replace("_", " "), _brief(d[key]))
+    for label, text in extra_rows(d):
+        head.add_row(label, text)
     head.add_row("last hour", sparkline(d["history"]))
     if d["errors_by_kind"]:
         head.add_row("errors", "  ".join(f"{k}: {v:,}" for k, v in
