@@ -19,6 +19,7 @@ from typing import Iterable, Iterator
 
 from .errors import ConfigError, YtcorpusError
 from .formats import parse_formats, render, to_record, write_atomic
+from .device import check_device
 from .models import Transcript
 
 log = logging.getLogger(__name__)
@@ -95,43 +96,6 @@ def declared_seconds(path: Path) -> float | None:
         return declared_duration(container)
     finally:
         container.close()
-
-
-# ---- the device, before any weights are loaded ------------------------------------------
-def check_device(device: str | None, engine: str | None) -> str:
-    """auto/cpu/cuda[:N] -> the device to use; a CUDA device that is not there is a
-    ConfigError now, not after loading a model."""
-    from .engines import resolve_device
-
-    dev = resolve_device(device)
-    if not dev.startswith("cuda"):
-        return dev
-    index = int(dev[5:]) if ":" in dev else 0
-    count = _cuda_devices(engine)
-    if count == 0:
-        raise ConfigError(f"--device {dev}: no CUDA GPU is visible on this machine "
-                          "(use --device cpu, or auto)")
-    if index >= count:
-        raise ConfigError(f"--device {dev}: only {count} CUDA device(s) here (0..{count - 1})")
-    return dev
-
-
-def _cuda_devices(engine: str | None) -> int:
-    if engine != "transformers":
-        try:
-            import ctranslate2
-
-            return int(ctranslate2.get_cuda_device_count())
-        except Exception:  # noqa: BLE001 - no CUDA build or no driver: no device
-            pass
-    try:
-        import torch
-    except ImportError:
-        if engine == "transformers":
-            raise ConfigError("the transformers engine needs torch: pip install "
-                              "'ytcorpus[gpu]'") from None
-        return 0
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def reason(exc: BaseException, inp: Input) -> str:
