@@ -128,3 +128,42 @@ def test_backlog_limit_pauses_fetch_and_it_resumes_below(tmp_path, media_server)
     runner.join(60)
     assert not runner.is_alive() and worker.staged == len(NAMES)
     q.close()
+
+
+def test_work_with_stage_completes_every_row_from_the_store_alone(tmp_path, media_dir):
+    """Acceptance (issue 14): `fetch` stages rows from a local HTTP server; the server is
+    stopped; `work --stage DIR` completes every row from the store; the store is emptied."""
+    import shutil
+
+    from conftest import DEMO, wer
+    from media import MediaServer
+
+    root = tmp_path / "site"
+    root.mkdir()
+    names = ["photosynthesis.webm", "derivatives.m4a", "arctic_a0007.wav"]
+    for name in names:
+        shutil.copy(DEMO / name, root / name)
+    server = MediaServer(root)
+    db = _db_with(tmp_path, server, names)
+    stage = tmp_path / "stage"
+    fetched = run_cli("--db", db, "fetch", "--stage", str(stage), "--exit-when-empty",
+                      "--work-dir", str(tmp_path / "fetchwork"))
+    assert fetched.returncode == 0, fetched.stderr[-2000:]
+    server.close()
+    done = run_cli("--db", db, "work", "--device", "cpu", "--model", "tiny.en", "--stage",
+                   str(stage), "--stage-only", "--exit-when-empty", "--work-dir",
+                   str(tmp_path / "gpuwork"), timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    refs = json.loads((DEMO / "transcripts.json").read_text())
+    with open_queue(db) as q:
+        rows = {r["url"].rsplit("/", 1)[1]: r for r in (q.get(v) for v in _ids(q))}
+        assert q.stats().completed == len(names)
+    for name in names:
+        row = rows[name]
+        assert row["status"] == "completed" and row["attempts"] == 0
+        assert wer(refs[name], row["transcript"]) <= 0.25
+        assert row["audio_bytes"] == (root / name).stat().st_size
+    assert not [p for p in stage.rglob("*") if p.is_file()]  # deleted once stored
+    stats = json.loads(run_cli("--db", db, "stats", "--json").stdout)
+    assert stats["staged_videos"] == 0 and stats["download_rate"]["last_1h"]["videos"] == 3
+    assert stats["mb_per_audio_hour"] > 0

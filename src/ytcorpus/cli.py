@@ -293,6 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", help="worker name prefix (default host-device)")
     s.add_argument("--metrics-port", type=positive_int, metavar="PORT",
                    help="serve this worker's Prometheus metrics on PORT (/metrics)")
+    s.add_argument("--stage", metavar="DIR",
+                   help="read audio staged by `ytcorpus fetch` from DIR (staged rows first)")
+    s.add_argument("--stage-only", action="store_true",
+                   help="with --stage: take only staged rows, never download (no YouTube "
+                        "access needed)")
+    s.add_argument("--audio-format", metavar="SELECTOR",
+                   help="yt-dlp format selector (default: smallest audio-only stream >= "
+                        "32 kbps opus / 48 kbps other)")
     s.set_defaults(func=cmd_work)
 
     s = sub.add_parser("fetch", help="download-only worker: stage audio for GPU workers",

@@ -62,9 +62,10 @@ class Claimer:
     exit_when_empty) when nothing is claimable or the node is blocked (`blocked`)."""
 
     def __init__(self, queue, name: str, config, held: Held, pool: ChunkPool,
-                 stop: threading.Event, circuit: Any = None):
+                 stop: threading.Event, circuit: Any = None, staged: Any = None):
         self.queue, self.name, self.config = queue, name, config
         self.held, self.pool, self.stop, self.circuit = held, pool, stop, circuit
+        self.staged = staged  # ytcorpus.stage.StagedSource with --stage: staged rows first
         self.claimed = 0
         self.blocked = False
         self._last_reap = 0.0
@@ -110,10 +111,15 @@ class Claimer:
         want = max(1, self.config.download_threads)
         if limit:
             want = min(want, limit - self.claimed)
-        claims = self.queue.claim(self.name, want, self.config.lease)
+        claims = self._claim_some(want)
         if not claims and self.queue.reap_expired():  # dead workers' rows first
-            claims = self.queue.claim(self.name, want, self.config.lease)
+            claims = self._claim_some(want)
         return claims
+
+    def _claim_some(self, want: int) -> list:
+        if self.staged is not None:
+            return self.staged.claim(want, self.config.lease)
+        return self.queue.claim(self.name, want, self.config.lease)
 
     def _alone(self, claim, rest: list) -> Iterator[Video]:
         """A row that crashed a worker: give back the rest of the group, wait until
@@ -136,10 +142,16 @@ class Claimer:
 class Downloader:
     """The download threads' work: the audio file of a claimed video."""
 
-    def __init__(self, fetcher, circuit: Any = None, metrics: Any = None):
+    def __init__(self, fetcher, circuit: Any = None, metrics: Any = None, staged: Any = None):
         self.fetcher, self.circuit, self.metrics = fetcher, circuit, metrics
+        self.staged = staged
 
     def fetch(self, video: Video) -> Video:
+        fetched = self.staged.fetch(video.source) if self.staged is not None else None
+        if fetched is not None:  # audio staged by `ytcorpus fetch`: no download
+            video.fetched = fetched
+            video.path = str(fetched.path)
+            return video
         try:
             fetched = self.fetcher.fetch(video.key, video.source.url)
         except Exception as exc:

@@ -63,9 +63,10 @@ def _metrics(port: int | None) -> Any:
 
 class Worker:
     def __init__(self, queue, engine, fetcher, config, name: str,
-                 max_duration: float | None = None, metrics: Any = None):
+                 max_duration: float | None = None, metrics: Any = None, staged: Any = None):
         self.queue, self.engine, self.fetcher, self.config = queue, engine, fetcher, config
         self.name, self.max_duration, self.metrics = name, max_duration, metrics
+        self.staged = staged  # ytcorpus.stage.StagedSource (work --stage DIR)
         self.stop_event = threading.Event()
         self.held = Held()
         self.circuit = _circuit()
@@ -120,8 +121,9 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         beat.start()
         claimer = Claimer(self.queue, self.name, self.config, self.held, self.pool,
-                          self.stop_event, self.circuit)
-        self.downloader = Downloader(self.fetcher, self.circuit, self.metrics)
+                          self.stop_event, self.circuit, staged=self.staged)
+        self.downloader = Downloader(self.fetcher, self.circuit, self.metrics,
+                                     staged=self.staged)
         downloads = Prefetcher(claimer, self._download,
                                threads=max(1, self.config.download_threads),
                                max_ahead=max(1, self.config.prefetch), name="download")
@@ -147,11 +149,16 @@ class Worker:
         finally:
             self.stop_event.set()
             self.pool.abort()
+            close = getattr(self.fetcher, "close", None)
+            if close is not None:  # downloads in flight stop and remove their own files
+                close()
             for item in downloads.stop(timeout=5.0):
                 downloads.done(item)
             stage.join(timeout=5.0)
             writer.finish(timeout=60.0)
             self._release_held()
+            if self.staged is not None:
+                self.staged.sweep()  # staged audio of the rows stored is deleted
             beat.join(timeout=2)
             self.queue.unregister_worker(self.name)
         wall = time.time() - started
@@ -212,13 +219,20 @@ def run_worker(args) -> int:
         "max_videos", "exit_when_empty", "name", "prepare_threads", "language")}
     known = {f for f in WorkerConfig.__dataclass_fields__}
     config = build(WorkerConfig, **{k: v for k, v in flags.items() if k in known})
-    fetch_config = build(FetchConfig, work_dir=args.work_dir)
+    fetch_config = build(FetchConfig, work_dir=args.work_dir,
+                         audio_format=getattr(args, "audio_format", None))
     queue = open_queue(args.db)
     engine = load_engine(config.engine, config.model, config.device, batch_size=config.batch_size)
     name = worker_name(config.name, engine.device)
+    staged = None
+    if getattr(args, "stage", None):
+        from ..stage import StagedSource
+
+        staged = StagedSource(args.stage, queue, name,
+                              download_fallback=not getattr(args, "stage_only", False))
     worker = Worker(queue, engine, Fetcher(fetch_config), config, name,
                     max_duration=fetch_config.max_duration,
-                    metrics=_metrics(getattr(args, "metrics_port", None)))
+                    metrics=_metrics(getattr(args, "metrics_port", None)), staged=staged)
 
     def on_signal(signum, _frame):
         log.info("signal %d: finishing the batch in flight, releasing the rest", signum)

@@ -228,6 +228,9 @@ class QueueStore:
                  if getattr(t, k, None) is not None and k in Result.__dataclass_fields__}
         if "license_source" in Result.__dataclass_fields__ and info.get("license_source"):
             extra["license_source"] = info["license_source"]
+        for k in ("audio_bytes", "audio_format"):  # what the download cost (fetch.py)
+            if getattr(video.fetched, k, None) is not None and k in Result.__dataclass_fields__:
+                extra[k] = getattr(video.fetched, k)
         return Result(
             transcript=t.text, segments=t.segments, duration_seconds=round(t.duration, 3),
             processing_time_seconds=round(max(video.engine_s, 1e-4), 4),
