@@ -123,3 +123,35 @@ def test_close_stops_downloads_in_flight_and_nothing_is_written_after(tmp_path, 
     with pytest.raises(RetryableError) as later:
         fetcher.fetch("slow4", trickle.url)
     assert later.value.kind == "interrupted"
+
+
+def test_worker_carries_on_past_trickling_servers(tmp_path, trickle, media_server):
+    """Issue 12: two trickling URLs among healthy rows: `work --exit-when-empty` exits, the
+    healthy rows complete, the trickling ones wait out a retry as `timeout`."""
+    import json
+
+    from conftest import run_cli
+    from ytcorpus.queue import open_queue
+
+    db = str(tmp_path / "q.db")
+    slow = [trickle.url + "?a", trickle.url.replace("slow.webm", "slow2.webm")]
+    healthy = [media_server.url(n) for n in ("tone3.webm", "tone3.m4a", "tone3.ogg")]
+    assert run_cli("--db", db, "add", *slow, *healthy).returncode == 0
+    env = {"YTCORPUS_MIN_THROUGHPUT": "1K", "YTCORPUS_THROUGHPUT_WINDOW_S": "2",
+           "YTCORPUS_DOWNLOAD_GRACE_S": "1"}
+    done = run_cli("--db", db, "work", "--device", "cpu", "--model", "tiny.en",
+                   "--exit-when-empty", "--download-threads", "2", "--work-dir",
+                   str(tmp_path / "work"), env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open_queue(db) as q:
+        with q._read_tx() as cur:
+            q._exec(cur, "SELECT url, status, error_kind, attempts FROM videos")
+            rows = [dict(r) for r in cur.fetchall()]
+    by_url = {r["url"]: r for r in rows}
+    for url in healthy:
+        assert by_url[url]["status"] == "completed", by_url[url]
+    for url in slow:
+        row = next(r for u, r in by_url.items() if u.startswith(url.split("?")[0]))
+        assert (row["status"], row["error_kind"], row["attempts"]) == ("pending", "timeout", 1)
+    assert not list((tmp_path / "work").iterdir())
+    assert json.loads(run_cli("--db", db, "stats", "--json").stdout)["completed"] == 3
