@@ -74,6 +74,11 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_sleep_interval": non_negative, "proxy_cooldown_s": non_negative,
     "metrics_port": non_negative, "target": positive,
     "device": device, "rate_limit": byte_rate,
+    # fetch (issue 14): deadlines and pacing; 0 turns the throughput check/cap/pace off
+    "min_throughput": byte_rate, "throughput_window_s": positive,
+    "download_grace_s": non_negative, "max_download_s": non_negative,
+    "downloads_per_hour": non_negative, "pace_jitter": non_negative,
+    "sleep_requests": non_negative, "proxy_rest_max_s": non_negative,
     "engine": lambda v: None if v in ("transformers", "ctranslate2") or ":" in str(v)
     else f"must be transformers, ctranslate2 or module:Class, not {v!r}",
 }
