@@ -198,3 +198,37 @@ def test_download_command_saves_files_and_skips_existing(tmp_path, media_server)
     assert len(files) == 1 and files[0].suffix == ".mp3"
     r = run_cli("download", media_server.url("tone3.mp3"), "-o", str(out), "--skip-existing")
     assert r.returncode == 0 and "skip" in r.stdout
+
+
+PLUGIN = '''
+from yt_dlp.extractor.common import InfoExtractor
+
+
+class CorpusTestIE(InfoExtractor):
+    _VALID_URL = r"corpustest:(?P<id>[a-z0-9]+):(?P<url>.+)"
+
+    def _real_extract(self, url):
+        m = self._match_valid_url(url)
+        return {"id": m.group("id"), "title": "from the plugin", "url": m.group("url"),
+                "ext": "webm", "vcodec": "none", "acodec": "opus", "abr": 64}
+'''
+
+
+def test_plugin_dirs_pass_through_to_ytdlp(tmp_path, media_server):
+    """yt-dlp plugins (PO-token providers, extractors) load from YTCORPUS_PLUGIN_DIRS;
+    plugins are process-wide in yt-dlp, so this runs in its own process."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "plugins" / "corpuspkg" / "yt_dlp_plugins" / "extractor"
+    folder.mkdir(parents=True)
+    (folder / "corpus_test.py").write_text(PLUGIN)
+    script = ("from ytcorpus.fetch import Fetcher\nfrom ytcorpus.config import FetchConfig, build\n"
+              f"f = Fetcher(build(FetchConfig, work_dir={str(tmp_path / 'w')!r}))\n"
+              f"got = f.fetch('plugvid', 'corpustest:abc:{media_server.url('tone3.webm')}')\n"
+              "print(got.info['title'], got.path.stat().st_size)")
+    env = {**__import__("os").environ, "YTCORPUS_PLUGIN_DIRS": str(tmp_path / "plugins")}
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("from the plugin ")
