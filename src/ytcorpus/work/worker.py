@@ -105,6 +105,11 @@ class Worker:
         while not self.stop_event.wait(interval):
             try:
                 self.queue.heartbeat(self.name, self.held.ids(), self.config.lease)
+                routes = getattr(self.fetcher, "routes", None)
+                if routes is not None:  # per-proxy pacing counters, for the monitor
+                    from ..queue.staging import save_routes
+
+                    save_routes(self.queue, self.name, routes.snapshot())
             except YtcorpusError as exc:  # a slow database must not kill the worker
                 log.warning("heartbeat failed (will retry): %s", exc)
 
