@@ -134,10 +134,26 @@ def fetch_stats(q: Queue, now: float | None = None) -> dict[str, Any]:
                                   if totals["seconds"] > 0 else None),
                staged_videos=videos, staged_seconds=round(seconds, 3),
                staged_hours=round(seconds / 3600, 3), staged_bytes=size,
-               routes=load_routes(q))
+               routes=routes_by_name(load_routes(q)))
     for key, span in (("last_5m", 300), ("last_1h", 3600)):
         r = rates[key]
         out["download_rate"][key] = {"videos": r["staged_videos"],
                                      "audio_seconds": round(r["staged_seconds"], 3),
                                      "x_realtime": round(r["staged_seconds"] / span, 3)}
     return out
+
+
+def routes_by_name(rows: list[dict]) -> list[dict]:
+    """One entry per route (a proxy may serve several workers): counters summed, state
+    `resting` while any worker rests it."""
+    out: dict[str, dict] = {}
+    for r in rows:
+        agg = out.setdefault(r["route"], {"route": r["route"], "state": "ready", "workers": 0,
+                                          "success": 0, "rate_limited": 0, "bot_check": 0,
+                                          "failures": 0})
+        agg["workers"] += 1
+        for k in ("success", "rate_limited", "bot_check", "failures"):
+            agg[k] += int(r[k] or 0)
+        if r["state"] == "resting":
+            agg["state"] = "resting"
+    return list(out.values())
