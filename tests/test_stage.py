@@ -13,7 +13,7 @@ from ytcorpus.fetchfleet import FetchFleetWorker
 from ytcorpus.models import Result
 from ytcorpus.queue import open_queue
 from ytcorpus.queue.staging import (download_totals, load_routes, mark_staged,
-                                    staged_backlog)
+                                    save_routes, staged_backlog)
 from ytcorpus.stage import StagedSource, StageStore, audio_seconds, parse_max_staged
 
 NAMES = ["tone3.webm", "tone3.m4a", "tone3.mp3", "tone3.ogg"]
@@ -32,6 +32,11 @@ def test_staged_rows_are_claimed_apart_and_counted(queue, tmp_path, media_dir):
     assert queue.get(claim.video_id)["status"] == "pending"  # uncharged, back for a GPU
     assert queue.get(claim.video_id)["attempts"] == 0
     assert staged_backlog(queue) == (1, 3.0, size)
+    save_routes(queue, "fetch", [{"route": "direct", "state": "resting", "success": 2,
+                                  "rate_limited": 1, "bot_check": 0, "failures": 0,
+                                  "rest_until": 4e9, "last_error": "429"}])
+    assert [(r["route"], r["state"], r["rate_limited"]) for r in load_routes(queue)] == [
+        ("direct", "resting", 1)]
     # the fetch side never takes a staged row; the GPU side takes it first
     others = queue.claim("fetch", 5, 60, staged=False)
     assert claim.video_id not in {c.video_id for c in others}

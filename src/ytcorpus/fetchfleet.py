@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-from .errors import VideoError, YtcorpusError
+from .errors import VideoError, YtcorpusError, classify
 from .pacing import AllRoutesResting
 from .queue.staging import mark_staged, save_routes
 from .stage import Backlog, StageStore, audio_seconds, sweep_store
@@ -115,13 +115,18 @@ class FetchFleetWorker:
             got = self.fetcher.fetch(video_id, claim.url)
             seconds = audio_seconds(got.path)
             rel, size = self.store.put(got.path, video_id)
-        except YtcorpusError as exc:
+        except Exception as exc:  # noqa: BLE001 - one video's failure never ends the thread
             if got is not None:
                 got.cleanup()
-            self._failed(video_id, exc)
+            self._failed(video_id, exc if isinstance(exc, YtcorpusError)
+                         else classify(exc, video_id))
             return
-        ok = mark_staged(self.queue, self.name, video_id, staged_path=rel, seconds=seconds,
-                         size=size, audio_format=got.audio_format, metadata=got.info)
+        try:
+            ok = mark_staged(self.queue, self.name, video_id, staged_path=rel, seconds=seconds,
+                             size=size, audio_format=got.audio_format, metadata=got.info)
+        except YtcorpusError as exc:  # the database is away: the lease will run out
+            log.warning("could not record %s as staged: %s", video_id, exc)
+            ok = False
         if ok:
             self.staged += 1
             log.info("staged %s: %.1f s audio, %d bytes", video_id, seconds, size)
