@@ -172,3 +172,21 @@ def test_work_with_stage_completes_every_row_from_the_store_alone(tmp_path, medi
     stats = json.loads(run_cli("--db", db, "stats", "--json").stdout)
     assert stats["staged_videos"] == 0 and stats["download_rate"]["last_1h"]["videos"] == 3
     assert stats["mb_per_audio_hour"] > 0
+
+
+def test_fetch_releases_a_429_uncharged_and_exits_75_when_every_route_rests(
+        tmp_path, media_server):
+    db = str(tmp_path / "q.db")
+    with open_queue(db) as q:
+        q.add([media_server.url("tone3.webm", "flaky429") + f"?n={i}" for i in range(3)])
+    env = {"YTCORPUS_PACE_HOSTS": "127.0.0.1", "YTCORPUS_DOWNLOADS_PER_HOUR": "0"}
+    r = run_cli("--db", db, "fetch", "--stage", str(tmp_path / "stage"), "--exit-when-empty",
+                "--download-threads", "1", "--work-dir", str(tmp_path / "work"), env=env)
+    assert r.returncode == 75, r.stderr[-2000:]
+    with open_queue(db) as q:
+        s = q.stats()
+        assert (s.pending, s.error) == (3, 0)
+        rows = [q.get(v) for v in _ids(q)]
+        assert all(row["attempts"] == 0 and not row["staged_path"] for row in rows)
+        [route] = load_routes(q)
+        assert (route["state"], route["rate_limited"]) == ("resting", 1)
