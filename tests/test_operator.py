@@ -82,3 +82,18 @@ def test_parquet_types_and_metadata(db, tmp_path):
     assert str(frame["completed_at"].dtype).startswith("datetime64")
     assert frame["channel"].isna().all() and not pd.api.types.is_float_dtype(frame["channel"])
     assert frame["tokens"].tolist() == [3, 3, 3]
+
+
+def test_export_dash_into_a_closed_pipe_is_quiet(db, tmp_path):
+    import subprocess
+    import sys
+
+    with open_queue(db) as q:  # enough rows to outlast the pipe buffer
+        q.add([f"bbbbbbb{i:04d}" for i in range(500)])
+        claims = q.claim("w2", 500)
+        q.complete_many("w2", [(c.video_id, Result("words " * 100, duration_seconds=1.0,
+                                                   tokens=100)) for c in claims])
+    proc = subprocess.run(f"{sys.executable} -m ytcorpus --db {db} export - | head -n 1",
+                          shell=True, capture_output=True, text=True, cwd=tmp_path)
+    assert json.loads(proc.stdout)["video_id"]
+    assert proc.stderr == "", proc.stderr

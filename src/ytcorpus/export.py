@@ -247,6 +247,8 @@ def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
             if progress:
                 progress(totals["rows"])
         writer.close()
+    except BrokenPipeError:
+        raise  # `export - | head`: the reader is done, not an error
     except OSError as exc:
         raise YtcorpusError(f"writing {out} failed: {exc.strerror or exc} "
                             "(nothing in the database changed)") from exc
