@@ -2,13 +2,23 @@
 
 Sources, strongest first: a multilingual model's own detection ("model"); for an
 English-only model the decoding signals ("signals": speech with almost no words per
-minute, or nothing but stock phrases, is not English); the video's metadata
-("metadata": yt-dlp's `language`, or the language of its original automatic captions),
-which is known before download and lets a worker skip a video in another language."""
+minute, a low mean log-probability, or nothing but stock phrases, is not English); the
+video's metadata ("metadata": yt-dlp's `language`, or the language of its original
+automatic captions), known before download, so a worker can skip a video in another
+language before it costs GPU time."""
 
 from __future__ import annotations
 
 from .flags import MAX_STOCK_SHARE, MIN_SPEECH_FOR_WPM, MIN_WPM
+
+# mean avg_logprob below which an English-only model is not reading English: measured
+# -0.22..-0.46 on English espeak-ng speech and the bundled clips; German at 150 wpm
+# decodes to fluent nonsense ("the water is filled with the water") at -0.97
+LANG_MIN_LOGPROB = -0.75
+# share of characters in repeated 5-grams above which the text is one loop, not a reading
+# of the audio (3x Gopher's limit): French at 150 wpm came out as "I'm not sure if this is
+# a good one" over and over (0.97); English espeak-ng speech and the bundled clips: 0.0-0.05
+LANG_MAX_DUP_5GRAM = 0.5
 
 UNDETERMINED = "und"  # ISO 639-2: speech present, language not the model's
 
@@ -40,6 +50,10 @@ def signals_say_english(q: dict) -> bool | None:
     if q.get("speech_s", 0) < MIN_SPEECH_FOR_WPM:
         return None
     if q.get("stock_phrase_share", 0) >= MAX_STOCK_SHARE:
+        return False
+    if q.get("avg_logprob") is not None and q["avg_logprob"] < LANG_MIN_LOGPROB:
+        return False
+    if q.get("dup_5gram_share", 0.0) > LANG_MAX_DUP_5GRAM:
         return False
     return q.get("wpm", 0) >= MIN_WPM
 

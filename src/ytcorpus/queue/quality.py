@@ -1,0 +1,111 @@
+"""What a completion stores besides the transcript: the quality JSON, language and
+licence sources, flags (one row each, for stats), and the MinHash signature and LSH bands
+that find the row's near-duplicates with indexed lookups. Dialect-free: runs inside the
+completing transaction of either backend."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from ..models import Result
+from ..quality import dedup
+
+if TYPE_CHECKING:
+    from .base import Queue
+
+_STORE = (
+    "UPDATE videos SET quality = ?, language_source = ?, "
+    "license_source = COALESCE(?, license_source), "
+    # licence truth: a licence nobody read from the video itself is not kept
+    "license = CASE WHEN COALESCE(?, license_source) IS NULL THEN NULL ELSE license END, "
+    "duplicate_of = ? WHERE id = ?"
+)
+
+
+def store_completion(q: Queue, cur, video_id: str, result: Result) -> None:
+    """Call after the completing UPDATE of `video_id` succeeded, in its transaction."""
+    q._exec(cur, "SELECT id FROM videos WHERE video_id = ?", (video_id,))
+    rowid = int(cur.fetchone()["id"])
+    for table in ("minhash_bands", "minhash_signatures", "video_flags"):
+        q._exec(cur, f"DELETE FROM {table} WHERE video_rowid = ?", (rowid,))
+    if result.flags:
+        cur.executemany(q._q("INSERT INTO video_flags (video_rowid, flag) VALUES (?, ?)"),
+                        [(rowid, f) for f in sorted(set(result.flags))])
+    duplicate_of = None
+    sig = dedup.signature(result.transcript)
+    if sig is not None:
+        bands = dedup.band_hashes(sig)
+        duplicate_of = _find_duplicate(q, cur, rowid, sig, bands)
+        q._exec(cur, "INSERT INTO minhash_signatures (video_rowid, signature) VALUES (?, ?)",
+                (rowid, dedup.to_bytes(sig)))
+        cur.executemany(q._q("INSERT INTO minhash_bands (video_rowid, band, hash) "
+                             "VALUES (?, ?, ?)"), [(rowid, b, h) for b, h in bands])
+    license_source = result.license_source or ("download" if result.license else None)
+    q._exec(cur, _STORE, (
+        json.dumps(result.quality) if result.quality else None, result.language_source,
+        license_source, license_source, duplicate_of, rowid))
+
+
+def candidates(q: Queue, cur, rowid: int, bands: list[tuple[int, int]]) -> list[int]:
+    """Rows sharing at least one band hash (one index probe per band)."""
+    where = " OR ".join(["(band = ? AND hash = ?)"] * len(bands))
+    q._exec(cur, f"SELECT DISTINCT video_rowid FROM minhash_bands WHERE ({where}) "
+                 "AND video_rowid <> ?", (*[v for bh in bands for v in bh], rowid))
+    return [int(r["video_rowid"]) for r in cur.fetchall()]
+
+
+def _find_duplicate(q: Queue, cur, rowid: int, sig, bands) -> str | None:
+    """video_id of the root of the earliest completed row this signature duplicates."""
+    found = candidates(q, cur, rowid, bands)
+    if not found:
+        return None
+    marks = ",".join("?" * len(found))
+    q._exec(cur, "SELECT s.video_rowid, s.signature, v.video_id, v.duplicate_of FROM "
+                 f"minhash_signatures s JOIN videos v ON v.id = s.video_rowid "
+                 f"WHERE s.video_rowid IN ({marks}) AND v.status = 'completed' "
+                 "ORDER BY s.video_rowid", found)
+    for r in cur.fetchall():
+        if dedup.similarity(sig, dedup.from_bytes(r["signature"])) >= dedup.THRESHOLD:
+            return r["duplicate_of"] or r["video_id"]
+    return None
+
+
+def duplicates_of(q: Queue, video_id: str) -> list[str]:
+    """The completed rows that are near-duplicates of `video_id` (by signature)."""
+    with q._read_tx() as cur:
+        q._exec(cur, "SELECT v.id, s.signature FROM videos v JOIN minhash_signatures s "
+                     "ON s.video_rowid = v.id WHERE v.video_id = ?", (video_id,))
+        row = cur.fetchone()
+        if row is None:
+            return []
+        sig = dedup.from_bytes(row["signature"])
+        found = candidates(q, cur, int(row["id"]), dedup.band_hashes(sig))
+        if not found:
+            return []
+        marks = ",".join("?" * len(found))
+        q._exec(cur, "SELECT v.video_id, s.signature FROM minhash_signatures s JOIN videos v "
+                     f"ON v.id = s.video_rowid WHERE s.video_rowid IN ({marks}) "
+                     "ORDER BY v.id", found)
+        return [r["video_id"] for r in cur.fetchall()
+                if dedup.similarity(sig, dedup.from_bytes(r["signature"])) >= dedup.THRESHOLD]
+
+
+def quality_summary(q: Queue) -> dict:
+    """Flag counts, languages and their sources, duplicate rows (indexes only)."""
+    with q._read_tx() as cur:
+        q._exec(cur, "SELECT flag, COUNT(*) AS n FROM video_flags GROUP BY flag")
+        flags = {r["flag"]: int(r["n"]) for r in cur.fetchall()}
+        q._exec(cur, "SELECT COALESCE(language, '') AS l, COALESCE(language_source, '') AS s, "
+                     "COUNT(*) AS n FROM videos WHERE status = 'completed' "
+                     "GROUP BY language, language_source")
+        languages: dict[str, int] = {}
+        sources: dict[str, int] = {}
+        for r in cur.fetchall():
+            languages[r["l"] or "unknown"] = languages.get(r["l"] or "unknown", 0) + int(r["n"])
+            sources[r["s"] or "unknown"] = sources.get(r["s"] or "unknown", 0) + int(r["n"])
+        q._exec(cur, "SELECT COUNT(*) AS n FROM videos WHERE duplicate_of IS NOT NULL "
+                     "AND status = 'completed'")
+        dups = int(cur.fetchone()["n"])
+    return {"flags": dict(sorted(flags.items())), "languages": languages,
+            "language_sources": sources, "duplicates": dups}

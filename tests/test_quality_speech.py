@@ -1,0 +1,94 @@
+"""Quality decisions on real speech through the packaged tiny.en model: espeak-ng in
+English, German, Spanish and French, a re-encoded and trimmed copy of a lecture (PyAV),
+a different lecture on the same topic, silence and a tone."""
+
+from __future__ import annotations
+
+import pytest
+
+from media import espeak, tone, write_audio
+from speech_texts import ENGLISH_PRESS_A, ENGLISH_PRESS_B, FRENCH, GERMAN, SPANISH
+
+pytestmark = pytest.mark.slow
+
+SR = 16000
+CLIPS = {  # name -> (voice, text)
+    "en_a": ("en-us", ENGLISH_PRESS_A), "en_b": ("en-us", ENGLISH_PRESS_B),
+    "de": ("de", GERMAN), "es": ("es", SPANISH), "fr": ("fr", FRENCH),
+}
+
+
+@pytest.fixture(scope="session")
+def speech(tmp_path_factory) -> dict:
+    """name -> (audio path, Transcript), transcribed once per session in one engine call."""
+    import numpy as np
+
+    from ytcorpus.audio import decode_to_mono16k
+    from ytcorpus.engines import load_engine
+
+    root = tmp_path_factory.mktemp("speech")
+    paths = {name: espeak(text, root / f"{name}.wav", wpm=150, voice=voice)
+             for name, (voice, text) in CLIPS.items()}
+    original = decode_to_mono16k(paths["en_a"])
+    # a re-upload: trimmed by 1.5 s at the start and 1 s at the end, re-encoded as MP3
+    paths["en_a_copy"] = write_audio(root / "en_a_copy.mp3",
+                                     original[int(1.5 * SR):-SR])
+    paths["silence"] = write_audio(root / "silence.wav", np.zeros(20 * SR, dtype=np.float32))
+    paths["tone"] = write_audio(root / "tone.webm", tone(20.0, freq=330))
+    engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=8)
+    names = list(paths)
+    transcripts = engine.transcribe([decode_to_mono16k(paths[n]) for n in names])
+    return {n: (paths[n], t) for n, t in zip(names, transcripts)}
+
+
+def test_english_speech_is_english_and_clean(speech):
+    for name in ("en_a", "en_b", "en_a_copy"):
+        t = speech[name][1]
+        assert t.language == "en" and t.language_source == "signals", (name, t.quality)
+        assert t.quality["wpm"] > 100 and not {"low_wpm", "low_logprob"} & set(t.flags)
+
+
+@pytest.mark.parametrize("name", ["de", "es", "fr"])
+def test_other_languages_through_an_english_only_model_are_not_english(speech, name):
+    t = speech[name][1]
+    assert t.language not in ("en", None) and t.language_source == "signals", t
+
+
+def test_silence_and_music_give_no_text(speech):
+    for name in ("silence", "tone"):
+        t = speech[name][1]
+        assert t.text == "" and t.no_speech and "no_speech" in t.flags
+
+
+def _complete_all(queue, speech, names):
+    from ytcorpus.models import Result
+
+    queue.add([f"https://www.youtube.com/watch?v={n.ljust(11, 'x')[:11]}" for n in names])
+    claims = queue.claim("w", n=len(names))
+    ids = {c.video_id: c.video_id for c in claims}
+    by_name = {n: n.ljust(11, "x")[:11] for n in names}
+    for n in names:
+        t = speech[n][1]
+        queue.complete("w", by_name[n], Result(
+            transcript=t.text, segments=t.segments, duration_seconds=t.duration,
+            language=t.language, flags=t.flags, quality=t.quality,
+            language_source=t.language_source))
+    return by_name, ids
+
+
+def test_a_reencoded_trimmed_copy_is_a_duplicate_and_another_lecture_is_not(queue, speech):
+    from ytcorpus.quality import dedup
+    from ytcorpus.queue.quality import duplicates_of, quality_summary
+
+    a, copy, b = (speech[n][1].text for n in ("en_a", "en_a_copy", "en_b"))
+    assert dedup.similarity(dedup.signature(a), dedup.signature(copy)) >= dedup.THRESHOLD
+    assert dedup.similarity(dedup.signature(a), dedup.signature(b)) < 0.1
+    ids, _ = _complete_all(queue, speech, ["en_a", "en_b", "en_a_copy", "de"])
+    assert queue.get(ids["en_a_copy"])["duplicate_of"] == ids["en_a"]
+    assert queue.get(ids["en_a"])["duplicate_of"] is None
+    assert queue.get(ids["en_b"])["duplicate_of"] is None
+    assert duplicates_of(queue, ids["en_a"]) == [ids["en_a_copy"]]
+    assert duplicates_of(queue, ids["en_b"]) == []
+    summary = quality_summary(queue)
+    assert summary["duplicates"] == 1 and summary["languages"]["en"] == 3
+    assert summary["languages"]["und"] == 1 and summary["language_sources"]["signals"] == 4
