@@ -92,3 +92,19 @@ def test_a_reencoded_trimmed_copy_is_a_duplicate_and_another_lecture_is_not(queu
     summary = quality_summary(queue)
     assert summary["duplicates"] == 1 and summary["languages"]["en"] == 3
     assert summary["languages"]["und"] == 1 and summary["language_sources"]["signals"] == 4
+
+
+def test_stats_show_quality(tmp_path, speech):
+    import json
+
+    from conftest import run_cli
+    from ytcorpus.queue import open_queue
+
+    db = str(tmp_path / "q.db")
+    with open_queue(db) as q:
+        _complete_all(q, speech, ["en_a", "en_a_copy", "fr"])
+    data = json.loads(run_cli("--db", db, "stats", "--json").stdout)
+    assert data["completed"] == 3 and data["quality"]["duplicates"] == 1
+    assert data["quality"]["languages"] == {"en": 2, "und": 1}
+    text = run_cli("--db", db, "stats").stdout
+    assert "languages     en 2, und 1" in text and "duplicates    1" in text

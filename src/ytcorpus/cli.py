@@ -98,12 +98,15 @@ def cmd_add(args) -> int:
 def cmd_stats(args) -> int:
     from .monitor import collect, format_stats
 
+    from .queue.quality import format_quality, quality_summary
+
     with _open(args, read_only=True) as q:
         data = collect(q)
+        data["quality"] = quality_summary(q)
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        print(format_stats(data))
+        print(format_stats(data) + format_quality(data["quality"]))
     return 0
 
 
@@ -378,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "any other OUT is a folder of numbered shards plus manifest.json.")
     s.add_argument("out", metavar="OUT")
     s.add_argument("--format", choices=["jsonl", "jsonl.zst", "parquet"])
-    s.add_argument("--shard-size", default="100000",
+    s.add_argument("--shard-size",
                    help="rows per shard, or size like 500MB (default 100000 rows)")
     s.add_argument("--since", help="only rows completed after this time (ISO or unix)")
     s.add_argument("--min-tokens", type=int, help="only rows with at least this many tokens")
@@ -482,7 +485,8 @@ def _apply_settings(args) -> None:
             os.environ.get(n) for n in ("YTCORPUS_DB", "DB_URL")):
         args.db = config.file_db()
     _check_db_url(getattr(args, "db", None))
-    config.warn_unknown()
+    if args.func is not cmd_config:  # `config` lists them itself
+        config.warn_unknown()
 
 
 def _check_db_url(db: str | None) -> None:

@@ -92,7 +92,15 @@ def duplicates_of(q: Queue, video_id: str) -> list[str]:
 
 
 def quality_summary(q: Queue) -> dict:
-    """Flag counts, languages and their sources, duplicate rows (indexes only)."""
+    """Flag counts, languages and their sources, duplicate rows (indexes only); {} on a
+    database older than these tables (read-only opens never migrate)."""
+    try:
+        return _summary(q)
+    except Exception:  # noqa: BLE001 - sqlite3/psycopg "no such table/column"
+        return {}
+
+
+def _summary(q: Queue) -> dict:
     with q._read_tx() as cur:
         q._exec(cur, "SELECT flag, COUNT(*) AS n FROM video_flags GROUP BY flag")
         flags = {r["flag"]: int(r["n"]) for r in cur.fetchall()}
@@ -109,3 +117,19 @@ def quality_summary(q: Queue) -> dict:
         dups = int(cur.fetchone()["n"])
     return {"flags": dict(sorted(flags.items())), "languages": languages,
             "language_sources": sources, "duplicates": dups}
+
+
+def format_quality(summary: dict) -> str:
+    """Extra `stats` lines: flags, languages and duplicates ("" when nothing completed)."""
+    lines = []
+    if not summary:
+        return ""
+    if summary["flags"]:
+        lines.append("flags         " + ", ".join(f"{k} {v:,}" for k, v in
+                                                  summary["flags"].items()))
+    if summary["languages"]:
+        lines.append("languages     " + ", ".join(f"{k} {v:,}" for k, v in sorted(
+            summary["languages"].items(), key=lambda kv: -kv[1])))
+    if summary["duplicates"]:
+        lines.append(f"duplicates    {summary['duplicates']:,} rows duplicate an earlier one")
+    return "".join("\n" + line for line in lines)
