@@ -155,3 +155,45 @@ def test_worker_carries_on_past_trickling_servers(tmp_path, trickle, media_serve
         assert (row["status"], row["error_kind"], row["attempts"]) == ("pending", "timeout", 1)
     assert not list((tmp_path / "work").iterdir())
     assert json.loads(run_cli("--db", db, "stats", "--json").stdout)["completed"] == 3
+
+
+@pytest.fixture
+def dribble():
+    server = TrickleServer(every_s=0.004)  # ~250 B/s: a .part file appears in seconds
+    yield server
+    server.close()
+
+
+def test_sigterm_stops_a_stuck_download_and_leaves_no_file(tmp_path, dribble):
+    """Issue 12: stop without leftovers. A worker stuck on a trickling download (no
+    deadline set) stops promptly on SIGTERM, releases the row uncharged, and no file
+    appears in the work dir afterwards."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import run_cli
+    from ytcorpus.queue import open_queue
+
+    db, work = str(tmp_path / "q.db"), tmp_path / "work"
+    assert run_cli("--db", db, "add", dribble.url).returncode == 0
+    env = {**__import__("os").environ, "YTCORPUS_MIN_THROUGHPUT": "0",
+           "YTCORPUS_MAX_DOWNLOAD_S": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "ytcorpus", "--db", db, "work", "--device",
+                             "cpu", "--model", "tiny.en", "--work-dir", str(work)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (work.exists() and list(work.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert any(p.name.endswith(".part") for p in work.iterdir())  # mid-download
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+    time.sleep(2)  # a download thread still running would write now
+    assert not work.exists() or not list(work.iterdir())
+    with open_queue(db) as q:
+        s = q.stats()
+        with q._read_tx() as cur:
+            q._exec(cur, "SELECT attempts FROM videos")
+            attempts = [r["attempts"] for r in cur.fetchall()]
+    assert (s.pending, s.processing, attempts) == (1, 0, [0])  # released, uncharged
