@@ -108,3 +108,20 @@ def test_toml_in_cwd_is_found_and_db_taken_from_it(tmp_path):
     assert (tmp_path / "corpus.db").exists()
     out = run_cli("config", env=env, cwd=tmp_path)
     assert "corpus.db" in out.stdout and "ytcorpus.toml" in out.stdout
+
+
+def test_export_table_sets_shard_size_and_is_checked(tmp_path):
+    from ytcorpus.queue import open_queue
+    from ytcorpus.models import Result
+
+    db = str(tmp_path / "data.db")
+    with open_queue(db) as q:
+        q.add([f"ccccccccc{i:02d}" for i in range(5)])
+        q.complete_many("w", [(c.video_id, Result("some words", duration_seconds=1.0, tokens=2))
+                              for c in q.claim("w", 5)])
+    (tmp_path / "ytcorpus.toml").write_text("[export]\nshard_size = 2\n")
+    out = run_cli("--db", db, "export", "shards", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads((tmp_path / "shards" / "manifest.json").read_text())["shards"]) == 3
+    out = run_cli("--db", db, "export", "more", cwd=tmp_path, env={"YTCORPUS_SHARD_SIZE": "lots"})
+    assert out.returncode == 1 and "YTCORPUS_SHARD_SIZE" in out.stderr

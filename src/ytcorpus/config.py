@@ -72,7 +72,10 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "socket_timeout": positive, "max_duration": positive, "interval": positive,
     "max_videos": non_negative, "retries": non_negative, "sleep_interval": non_negative,
     "max_sleep_interval": non_negative, "proxy_cooldown_s": non_negative,
-    "metrics_port": non_negative, "target": positive,
+    "metrics_port": non_negative, "target": positive, "min_tokens": non_negative,
+    "shard_size": lambda v: None if re.fullmatch(r"\s*\d+(\.\d+)?\s*([KMG]?B)?\s*", str(v),
+                                                 re.IGNORECASE)
+    else f"must be rows (100000) or a size (500MB), not {v!r}",
     "device": device, "rate_limit": byte_rate,
     # fetch (issue 14): deadlines and pacing; 0 turns the throughput check/cap/pace off
     "min_throughput": byte_rate, "throughput_window_s": positive,
@@ -282,6 +285,13 @@ class TranscribeConfig:
 
 
 @dataclass(frozen=True)
+class ExportConfig:
+    shard_size: str = "100000"           # rows per shard, or a size like 500MB
+    min_tokens: int | None = None
+    exclude_flags: str | None = None     # quality flags, comma-separated
+
+
+@dataclass(frozen=True)
 class MonitorConfig:
     interval: float = 2.0
     target: str = "100B"                 # token target: 100B, 10M, 1.5K or a number
@@ -297,7 +307,7 @@ def register(cls: type) -> type:
     return cls
 
 
-for _cls in (FetchConfig, WorkerConfig, TranscribeConfig, MonitorConfig):
+for _cls in (FetchConfig, WorkerConfig, TranscribeConfig, ExportConfig, MonitorConfig):
     register(_cls)
 
 

@@ -269,7 +269,13 @@ def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
 def export_command(args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from .config import ExportConfig, build
     from .queue import open_queue
+
+    cfg = build(ExportConfig, shard_size=args.shard_size, min_tokens=args.min_tokens,
+                exclude_flags=args.exclude_flags)  # [export] table and YTCORPUS_* too
+    args.shard_size, args.min_tokens = cfg.shard_size, cfg.min_tokens
+    args.exclude_flags = cfg.exclude_flags
 
     with open_queue(args.db, create=False, read_only=True) as q:
         total = q.stats().completed

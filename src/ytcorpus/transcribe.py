@@ -307,5 +307,7 @@ class TranscribeProgress:
         if self.bar is not None:
             self.bar.stop()
         wall = time.monotonic() - self.started
-        log.info("transcribed %d input(s), %.2f h audio in %.0f s (%.1fx realtime)", self.done,
-                 self.audio_done / 3600, wall, self.audio_done / wall if wall else 0.0)
+        audio = (f"{self.audio_done / 3600:.2f} h" if self.audio_done >= 3600
+                 else f"{self.audio_done / 60:.1f} min")
+        log.info("transcribed %d input(s), %s of audio in %.0f s (%.1fx realtime)", self.done,
+                 audio, wall, self.audio_done / wall if wall else 0.0)
