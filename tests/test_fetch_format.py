@@ -99,3 +99,46 @@ def test_audio_format_setting_overrides_the_default(dash, tmp_path):
     assert got.audio_format["acodec"] == "opus" and got.audio_format["abr"] == 128
     small = Fetcher(FetchConfig(work_dir=str(tmp_path / "b"), audio_format="ba[acodec^=mp4a]"))
     assert _fetched(server, small, "all.mpd")[1] == ["aac128.m4a"]
+
+
+def _yt_audio(fid, ext, acodec, abr, lang="en", pref=10):
+    return {"format_id": fid, "ext": ext, "acodec": acodec, "vcodec": "none", "abr": abr,
+            "tbr": abr, "url": f"https://example.invalid/{fid}", "protocol": "https",
+            "language": lang, "language_preference": pref}
+
+
+YT_FORMATS = [  # the audio a YouTube watch page offers (ids and bitrates as YouTube's)
+    _yt_audio("139", "m4a", "mp4a.40.5", 48.8), _yt_audio("140", "m4a", "mp4a.40.2", 129.5),
+    _yt_audio("249", "webm", "opus", 51.0), _yt_audio("250", "webm", "opus", 66.0),
+    _yt_audio("251", "webm", "opus", 133.0), _yt_audio("600", "webm", "opus", 35.0),
+    _yt_audio("599", "m4a", "mp4a.40.5", 31.0),
+    _yt_audio("600-dub", "webm", "opus", 33.0, lang="de", pref=-1),  # smaller, but a dub
+    {"format_id": "18", "ext": "mp4", "acodec": "mp4a.40.2", "vcodec": "avc1", "tbr": 500,
+     "height": 360, "url": "https://example.invalid/18", "protocol": "https"},
+]
+
+
+@pytest.mark.parametrize("drop,single_track,audio_format,chosen", [
+    ((), False, None, "600"),        # smallest original-language opus >= 32, not the dub
+    (("600", "249", "250", "251"), False, None, "139"),  # no original opus: AAC >= 48
+    (("600-dub",), True, None, "600"),  # one track (language_preference -1 everywhere)
+    (("600", "600-dub", "249", "250", "251"), True, None, "139"),
+    ((), False, "bestaudio", "251"),  # the user's selector, yt-dlp's own order
+])
+def test_format_choice_on_a_youtube_format_list_offline(tmp_path, drop, single_track,
+                                                        audio_format, chosen):
+    """yt-dlp's own format selection on a hand-built YouTube info dict (no network)."""
+    from yt_dlp import YoutubeDL
+
+    opts = Fetcher(FetchConfig(work_dir=str(tmp_path), audio_format=audio_format)).options("x")
+    formats = [dict(f) for f in YT_FORMATS if f["format_id"] not in drop]
+    if single_track:  # what YouTube's extractor sets for a video without audio tracks
+        for f in formats:
+            f.update(language=None, language_preference=-1)
+    info = {"id": "abcdefghijk", "title": "t", "extractor": "youtube",
+            "extractor_key": "Youtube", "webpage_url": "https://www.youtube.com/watch?v=x",
+            "formats": formats}
+    with YoutubeDL({**opts, "simulate": True}) as ydl:
+        got = ydl.process_ie_result(info, download=False)
+    assert got["format_id"] == chosen
+    assert got.get("language") == (None if single_track else "en")

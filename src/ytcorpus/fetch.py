@@ -34,9 +34,13 @@ __all__ = ["Fetcher", "FetchedAudio", "Prefetcher", "RoutePool", "AllRoutesResti
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 # Smallest audio-only stream over a floor (under ASR_FORMAT_SORT "best" means smallest
-# bitrate, after the original-language track); then the smallest audio-only of any
-# bitrate; then the smallest file that has audio at all.
-DEFAULT_AUDIO_FORMAT = "ba[acodec^=opus][abr>=32]/ba[abr>=48]/ba/w/b*"
+# bitrate): opus >= 32 kbps, else any codec >= 48 kbps, else the smallest audio-only;
+# then the smallest file that has audio at all. A video with several audio tracks (dubs)
+# marks its original/default track language_preference >= 5: that track is tried first,
+# or a smaller dub would win the first alternative.
+_FLOORS = ("ba[acodec^=opus][abr>=32]", "ba[abr>=48]", "ba")
+DEFAULT_AUDIO_FORMAT = "/".join([*(f"{f}[language_preference>=5]" for f in _FLOORS),
+                                 *_FLOORS, "w", "b*"])
 ASR_FORMAT_SORT = ["lang", "+abr", "+size"]
 
 @dataclass
