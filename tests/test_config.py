@@ -70,7 +70,9 @@ def test_unknown_keys_and_variables_are_reported(clean_env, monkeypatch):
     (clean_env / "ytcorpus.toml").write_text(
         "[work]\nbatch_sise = 8\n[wrok]\nx = 1\n[fetch]\nretries = 2\n")
     monkeypatch.setenv("YTCORPUS_BACTH_SIZE", "4")
-    warnings = "\n".join(config.unknown_settings())
+    from ytcorpus.config_report import unknown_settings
+
+    warnings = "\n".join(unknown_settings())
     assert "YTCORPUS_BACTH_SIZE" in warnings
     assert "'batch_sise' in [work]" in warnings
     assert "'wrok'" in warnings

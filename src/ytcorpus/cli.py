@@ -148,7 +148,7 @@ def cmd_errors(args) -> int:
 
 
 def cmd_config(args) -> int:
-    from .config import config_command
+    from .config_report import config_command
 
     return config_command(args)
 
@@ -486,7 +486,9 @@ def _apply_settings(args) -> None:
         args.db = config.file_db()
     _check_db_url(getattr(args, "db", None))
     if args.func is not cmd_config:  # `config` lists them itself
-        config.warn_unknown()
+        from .config_report import warn_unknown
+
+        warn_unknown()
 
 
 def _check_db_url(db: str | None) -> None:
