@@ -47,6 +47,7 @@ SEARCH = [entry(vid("se", i), f"Calculus {i}", 900.0, channel="Prof") for i in r
     [entry(vid("ch", 10), "Lecture 10", 3010.0)]  # also on the channel: one row
 PLAYLIST = [entry(vid("pl", i), f"Part {i}", 1200.0) for i in range(5)]
 LICENSES = {vid("pl", 0): "Creative Commons Attribution license (reuse allowed)"}
+LANGUAGES: dict[str, str] = {}
 
 
 class FixtureTabIE(InfoExtractor):
@@ -95,6 +96,7 @@ class FixtureVideoIE(InfoExtractor):
     def _real_extract(self, url):
         video_id = self._match_id(url)
         return {"id": video_id, "title": "x", "license": LICENSES.get(video_id),
+                "language": LANGUAGES.get(video_id),
                 "url": "https://example.invalid/a.webm", "ext": "webm"}
 
 
@@ -172,6 +174,26 @@ def test_cc_only_keeps_creative_commons(db, capsys):
     with open_queue(db) as q:
         assert q.known([vid("pl", i) for i in range(5)]) == {vid("pl", 0)}
         assert "Creative Commons" in q.get(vid("pl", 0))["license"]
+
+
+def test_cc_only_never_stamps_search_results(db, capsys):
+    """The search filter is not the video's licence: only the video page counts."""
+    run(db, "search", "calculus", "--cc-only")
+    assert "new 0" in capsys.readouterr().out  # no result's page says Creative Commons
+    run(db, "playlist", "https://www.youtube.com/playlist?list=PLfixture", "--cc-only")
+    with open_queue(db) as q:
+        assert q.get(vid("pl", 0))["license_source"] == "page"
+
+
+def test_language_filter_reads_metadata(db, capsys, monkeypatch):
+    monkeypatch.setitem(LANGUAGES, vid("pl", 1), "de")
+    monkeypatch.setitem(LANGUAGES, vid("pl", 2), "en-US")
+    run(db, "playlist", "https://www.youtube.com/playlist?list=PLfixture", "--language", "en")
+    assert "other_language 1" in capsys.readouterr().out
+    with open_queue(db) as q:  # English and unknown kept: the worker decides those
+        assert q.known([vid("pl", i) for i in range(5)]) == {vid("pl", i) for i in (0, 2, 3, 4)}
+        row = q.get(vid("pl", 0))  # its page was read: the licence on it is the truth
+        assert (row["license"] is not None, row["license_source"]) == (True, "page")
 
 
 def test_failing_sources_are_reported_and_the_rest_continue(db, capsys, monkeypatch):

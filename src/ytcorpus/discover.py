@@ -22,12 +22,12 @@ from .errors import YtcorpusError
 from .fetch import classify
 from .ids import is_youtube_id, youtube_url
 from .models import Video
+from .quality.language import metadata_language
 from .queue import Queue
 
 log = logging.getLogger(__name__)
 
 CC_SEARCH_FILTER = "EgIwAQ%3D%3D"  # YouTube's "Creative Commons" search filter
-CC_LICENSE = "Creative Commons Attribution license (reuse allowed)"
 ADD_BATCH = 1000
 
 
@@ -51,6 +51,7 @@ class DiscoverOptions:
     max_duration: float = 4 * 3600.0
     priority: int | None = None
     cc_only: bool = False
+    language: str | None = None  # keep only videos whose metadata names this language
     dry_run: bool = False
     limit: int | None = None
     known_run: int = 10          # this many known ids in a row end an incremental crawl
@@ -119,7 +120,7 @@ class Discoverer:
 
     # ---- one source ----------------------------------------------------------------
     def run_source(self, url: str, label: str, *, incremental: bool = False,
-                   license_hint: str | None = None, priority: int | None = None) -> None:
+                   priority: int | None = None) -> None:
         self.summary.sources += 1
         # after a network failure, the next source gets one try: offline, the run ends fast
         retries = 0 if self._network_failures else self.options.retries
@@ -127,7 +128,7 @@ class Discoverer:
         for attempt in range(retries + 1):
             state = {"known_run": 0, "count": 0}
             try:
-                self._extract(url, label, state, incremental, license_hint, priority)
+                self._extract(url, label, state, incremental, priority)
                 break
             except _StopSource:
                 break
@@ -163,11 +164,11 @@ class Discoverer:
                               f"the network (last: {err.kind}: {err}); check the connection "
                               "or proxies and run again (what was found is queued)")
 
-    def _extract(self, url, label, state, incremental, license_hint, priority) -> None:
+    def _extract(self, url, label, state, incremental, priority) -> None:
         def on_entry(info: dict, incomplete: bool = True) -> str | None:
             if info.get("playlist_index") is None:
                 return None  # the playlist itself: let yt-dlp go on to its entries
-            self._take(dict(info), label, state, incremental, license_hint, priority)
+            self._take(dict(info), label, state, incremental, priority)
             return "collected"  # yt-dlp keeps nothing: memory stays flat
 
         params = {
@@ -181,7 +182,7 @@ class Discoverer:
         with self._factory(params) as ydl:
             ydl.extract_info(url, download=False)
 
-    def _take(self, entry: dict, label, state, incremental, license_hint, priority) -> None:
+    def _take(self, entry: dict, label, state, incremental, priority) -> None:
         video_id = entry.get("id")
         if not video_id or not is_youtube_id(str(video_id)):
             return  # a channel or playlist inside a search: not a video
@@ -196,10 +197,13 @@ class Discoverer:
             return
         self._seen.add(video_id)
         reason = self._reject(entry)
-        if reason is None and self.options.cc_only:
-            entry["license"] = entry.get("license") or license_hint or self._license_of(video_id)
-            if "creative commons" not in (entry.get("license") or "").lower():
-                reason = "not_cc"
+        license = None
+        if reason is None and (self.options.cc_only or self.options.language):
+            # listings carry neither licence nor language, and a search filter is not the
+            # video's licence: read the video's own page (only for new, kept ids)
+            page = self._page(video_id)
+            license = (page or {}).get("license")
+            reason = self._page_reject(page, license)
         if reason:  # never queued, so seen again on every re-crawl: neutral for the run
             self.summary.filtered[reason] = self.summary.filtered.get(reason, 0) + 1
             return
@@ -210,7 +214,7 @@ class Discoverer:
             duration_seconds=_float(entry.get("duration")),
             priority=priority if priority is not None else (self.options.priority or 0),
             source=label, channel=entry.get("channel") or entry.get("uploader"),
-            license=entry.get("license") or license_hint))
+            license=license, license_source="page" if license else None))
         if len(self._pending) >= ADD_BATCH:
             self.flush()
         if self._progress:
@@ -231,16 +235,23 @@ class Discoverer:
             return "too_long"
         return None
 
-    def _license_of(self, video_id: str) -> str | None:
-        """Listings carry no licence: ask the video page (only for new, kept ids)."""
+    def _page_reject(self, page: dict | None, license: str | None) -> str | None:
+        if self.options.cc_only and "creative commons" not in (license or "").lower():
+            return "not_cc"
+        spoken = metadata_language(page)
+        if self.options.language and spoken and spoken != self.options.language:
+            return "other_language"  # unknown: kept, the worker decides after transcribing
+        return None
+
+    def _page(self, video_id: str) -> dict | None:
+        """The video's own page (yt-dlp info, unprocessed), None when it cannot be read."""
         params = {"quiet": True, "no_warnings": True, "skip_download": True,
                   "logger": _YdlLog()}
         try:
             with self._factory(params) as ydl:
-                info = ydl.extract_info(youtube_url(video_id), download=False, process=False)
-            return (info or {}).get("license")
-        except Exception as exc:  # noqa: BLE001 - an unknown licence is simply not CC
-            log.debug("licence of %s unknown: %s", video_id, exc)
+                return ydl.extract_info(youtube_url(video_id), download=False, process=False)
+        except Exception as exc:  # noqa: BLE001 - an unread licence is simply not CC
+            log.debug("page of %s unreadable: %s", video_id, exc)
             return None
 
     def flush(self) -> None:
@@ -252,9 +263,8 @@ class Discoverer:
     def search(self, queries: Iterable[str], priority: int | None = None) -> None:
         limit = self.options.limit or 100
         for query in queries:
-            hint = CC_LICENSE if self.options.cc_only else None
             self.run_source(search_url(query, limit, self.options.cc_only), f"search:{query}",
-                            license_hint=hint, priority=priority)
+                            priority=priority)
 
     def channels(self, channels: Iterable[str], *, shorts: bool = False, live: bool = False,
                  priority: int | None = None) -> None:
@@ -341,7 +351,11 @@ def add_discover_parser(sub, func) -> None:
                         help="skip videos longer than this (default 4 h: no 10-hour streams)")
     common.add_argument("--priority", type=int, help="priority of queued rows")
     common.add_argument("--cc-only", action="store_true",
-                        help="keep only Creative Commons videos (for corpora to be published)")
+                        help="keep only videos whose own page says Creative Commons (one page "
+                             "read per new video; the licence is stored with source 'page')")
+    common.add_argument("--language", metavar="CODE",
+                        help="skip videos whose metadata names another spoken language "
+                             "(e.g. en; one page read per new video; unknown ones are kept)")
     common.add_argument("--dry-run", action="store_true", help="find and count, queue nothing")
     common.add_argument("--limit", type=int, help="at most this many entries per source")
     s = kinds.add_parser("search", parents=[common], help="YouTube searches")
@@ -375,6 +389,7 @@ def discover_command(args, ydl_factory=None) -> int:
     options = DiscoverOptions(
         min_duration=args.min_duration, max_duration=args.max_duration, priority=args.priority,
         cc_only=args.cc_only, dry_run=args.dry_run, limit=args.limit,
+        language=getattr(args, "language", None),
         incremental=not getattr(args, "full", False))
     console = Console(stderr=True)
     stopped: NetworkDown | None = None

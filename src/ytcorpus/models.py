@@ -28,6 +28,7 @@ class Video:
     source: str | None = None
     channel: str | None = None
     license: str | None = None
+    license_source: str | None = None  # "page" when read from the video's own page
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,7 @@ class Queue(ABC):
             video.video_id, video.url, video.title, video.course, video.university,
             video.duration_seconds, priority if priority is not None else video.priority,
             source if source is not None else video.source, video.channel, video.license,
+            video.license_source if video.license else None,
         )
 
     def _flush(self, batch: list[tuple], result: AddResult) -> None:

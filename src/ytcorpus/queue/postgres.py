@@ -11,9 +11,9 @@ from .schema import SCHEMA_VERSION, create_videos_sql, upgrade_statements
 
 _INSERT = (
     "INSERT INTO videos (video_id, url, title, course, university, duration_seconds, "
-    "priority, source, channel, license) "
+    "priority, source, channel, license, license_source) "
     "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-    "%s::float8[], %s::int[], %s::text[], %s::text[], %s::text[]) "
+    "%s::float8[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[]) "
     "ON CONFLICT (video_id) DO NOTHING"
 )
 _CLAIM = (

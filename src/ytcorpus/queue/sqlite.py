@@ -25,7 +25,8 @@ BUSY_TIMEOUT_MS = 30_000  # lock waits of 0.7-3.2 s were measured with 4+ writer
 
 _INSERT = (
     "INSERT OR IGNORE INTO videos (video_id, url, title, course, university, "
-    "duration_seconds, priority, source, channel, license) VALUES (?,?,?,?,?,?,?,?,?,?)"
+    "duration_seconds, priority, source, channel, license, license_source) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
 # INDEXED BY: without table statistics the planner prefers idx_videos_status and sorts
 # every pending row (measured: 89 claims/s instead of thousands).
