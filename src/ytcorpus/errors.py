@@ -1,9 +1,16 @@
 """Typed errors. Every failure a video can meet is one `kind`; the kind says whether
 a retry can help. `classify` is the one place that maps yt-dlp, HTTP and network
-failures (by exception type and message) to these."""
+failures (by exception type and message) to these.
+
+Whose fault (`fault_of`): a failure is the video's (charged to its row: an attempt and
+a backoff, or a permanent error), the node's (NODE_KINDS: rate limit, bot check, no
+network, full disk, a broken device or database; never charged, the row goes back as it
+was and the worker backs off), or unknown (kind "unknown": charged, at most
+UNKNOWN_MAX_ATTEMPTS tries, the exception's last line stored)."""
 
 from __future__ import annotations
 
+import errno
 import re
 
 # kind -> retryable. One table, used by the queue and the fetcher.
@@ -23,6 +30,7 @@ KINDS: dict[str, bool] = {
     "invalid": False,
     "unsupported": False,
     "engine": False,
+    "worker_crash": False,  # the row's worker died with it 3 times (queue reaping)
     # retryable: the next try may work
     "network": True,
     "timeout": True,
@@ -31,7 +39,17 @@ KINDS: dict[str, bool] = {
     "bot_check": True,
     "interrupted": True,
     "disk_full": True,
+    "offline": True,  # this node has no network (unreachable, no DNS)
+    "device": True,  # the GPU / engine failed, not tied to one input
+    "database": True,  # the queue's database is unreachable or failing
+    "node": True,  # any other fault of the node
+    "unknown": True,  # an exception nobody classified: at most UNKNOWN_MAX_ATTEMPTS tries
 }
+
+# Kinds that are the node's fault: never charged to a row, no backoff on the row.
+NODE_KINDS: frozenset[str] = frozenset(
+    {"rate_limited", "bot_check", "offline", "disk_full", "device", "database", "node"})
+UNKNOWN_MAX_ATTEMPTS = 2
 
 
 class YtcorpusError(Exception):
@@ -68,6 +86,26 @@ class QueueError(YtcorpusError):
     kind = "queue"
 
 
+class NodeFault(YtcorpusError):
+    """A failure of this node, not of the row it was working on: never charged."""
+
+    kind = "node"
+
+
+class DatabaseUnavailableError(QueueError, NodeFault):
+    """The queue's database cannot be reached or written now (connection lost, server
+    restarting, disk full, I/O error). Pause and retry; nothing is charged."""
+
+    kind = "database"
+
+
+class DeviceBrokenError(NodeFault):
+    """The device keeps failing on different inputs with no success between: exit 70 so
+    the supervisor restarts the process (a fresh CUDA context)."""
+
+    kind = "device"
+
+
 class VideoError(YtcorpusError):
     """A failure of one video; the queue stores it and the worker goes on."""
 
@@ -97,6 +135,8 @@ def video_error(kind: str, message: str, video_id: str | None = None) -> VideoEr
 # (pattern in the error text, kind). First match wins; order matters.
 ERROR_PATTERNS: list[tuple[str, str]] = [
     (r"No space left on device|Disk quota exceeded", "disk_full"),
+    (r"HTTP Error 414|URI Too Long|Request-URI Too Large", "invalid"),
+    (r"unsafe file extension|extension .* is unusual", "unsupported"),
     (r"confirm you.re not a bot|captcha", "bot_check"),
     (r"HTTP Error 429|Too Many Requests|try again later|rate.?limit", "rate_limited"),
     (r"Private video|This video is private", "private"),
@@ -117,9 +157,11 @@ ERROR_PATTERNS: list[tuple[str, str]] = [
     (r"Requested format is not available|No video formats found|no audio|"
      r"Did not get any data blocks", "no_audio"),
     (r"timed out|timeout", "timeout"),
+    (r"Network is unreachable|Temporary failure in name resolution|No route to host",
+     "offline"),
     (r"Connection reset|Connection refused|Connection aborted|Remote end closed|"
      r"IncompleteRead|Name or service not known|Temporary failure in name resolution|"
-     r"Failed to resolve|Unable to download|urlopen error|Network is unreachable|"
+     r"Failed to resolve|Unable to download|urlopen error|"
      r"bytes, expected|Content-Length|EOF occurred", "network"),
 ]
 _COMPILED = [(re.compile(p, re.IGNORECASE), kind) for p, kind in ERROR_PATTERNS]
@@ -144,4 +186,43 @@ def classify(exc: BaseException | str, video_id: str | None = None) -> VideoErro
     for pattern, kind in _COMPILED:
         if pattern.search(text):
             return video_error(kind, text, video_id)
-    return video_error("network", text or type(exc).__name__, video_id)
+    return video_error("unknown", last_line(exc), video_id)
+
+
+def last_line(exc: BaseException | str) -> str:
+    """The exception's last non-empty line (where tracebacks and tools put the cause)."""
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    name = type(exc).__name__ if not isinstance(exc, str) else ""
+    line = lines[-1] if lines else ""
+    return (f"{name}: {line}" if name and line else name or line)[:500]
+
+
+_NODE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.ENETUNREACH, errno.ENETDOWN,
+                errno.EROFS, errno.ENOMEM}
+_DEVICE_TEXT = re.compile(
+    r"CUDA error|CUDA failed|CUBLAS_STATUS|CUDNN_STATUS|cuDNN error|illegal memory access|"
+    r"uncorrectable ECC|out of memory|bad_alloc|NCCL error|no CUDA-capable device|"
+    r"CUDA driver", re.IGNORECASE)
+
+
+def fault_of(exc: BaseException | str) -> str:
+    """Whose fault: "video" (charge the row), "node" (never charge; back off the node) or
+    "unknown" (charge, at most UNKNOWN_MAX_ATTEMPTS tries)."""
+    if isinstance(exc, NodeFault):
+        return "node"
+    if isinstance(exc, YtcorpusError):
+        if exc.kind in NODE_KINDS:
+            return "node"
+        return "unknown" if exc.kind == "unknown" else "video"
+    if isinstance(exc, (MemoryError,)) or type(exc).__name__ == "OutOfMemoryError":
+        return "node"
+    if isinstance(exc, OSError) and exc.errno in _NODE_ERRNOS:
+        return "node"
+    if not isinstance(exc, str) and _DEVICE_TEXT.search(str(exc)) and \
+            type(exc).__name__ in ("RuntimeError", "AcceleratorError", "CudaError"):
+        return "node"
+    kind = classify(exc).kind
+    if kind in NODE_KINDS:
+        return "node"
+    return "unknown" if kind == "unknown" else "video"

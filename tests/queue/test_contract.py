@@ -157,10 +157,10 @@ def test_retryable_failure_backs_off_then_errors_after_max_attempts(queue):
     queue.add(["aaaaaaaaaa1"])
     [c] = queue.claim("w", 1)
     before = time.time()
-    assert queue.fail("w", c.video_id, RetryableError("HTTP Error 429", kind="rate_limited")) \
+    assert queue.fail("w", c.video_id, RetryableError("HTTP Error 503", kind="server_error")) \
         == "pending"
     row = queue.get(c.video_id)
-    assert row["attempts"] == 1 and row["error_kind"] == "rate_limited"
+    assert row["attempts"] == 1 and row["error_kind"] == "server_error"
     assert before + 30 * 0.75 - 1 <= row["not_before"] <= before + 30 * 1.25 + 1
     assert queue.claim("w", 1) == []  # still backing off
     assert queue.stats().waiting_retry == 1

@@ -39,8 +39,15 @@ def redact(db: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def open_queue(db: str | os.PathLike | None = None, **options) -> Queue:
-    """Open (and create or upgrade) the queue at a SQLite path or postgresql:// URL."""
+def open_queue(db: str | os.PathLike | None = None, *, create: bool = True,
+               read_only: bool = False, **options) -> Queue:
+    """Open the queue at a SQLite path or postgresql:// URL, upgrading its schema.
+
+    create=True (the Python API's default, as before) creates a missing SQLite file and
+    the tables; the command line passes create=False for every command but `init` and
+    `add`, so a mistyped --db fails naming the path instead of reporting zeros.
+    read_only=True (stats, monitor, export) never writes and never migrates."""
+    options.update(create=create, read_only=read_only)
     address = resolve_db(db)
     if is_postgres(address):
         from .postgres import PostgresQueue

@@ -312,7 +312,8 @@ class Queue(ABC):
     def requeue_errors(self, kind: str | None = None) -> int:
         """Put errored rows (all, or one kind) back to pending with a fresh attempt count."""
         sql = ("UPDATE videos SET status = 'pending', attempts = 0, crashes = 0, "
-               "not_before = 0, worker = NULL, error_kind = NULL, error = NULL WHERE status = 'error'")
+               "not_before = 0, worker = NULL, error_kind = NULL, error = NULL "
+               "WHERE status = 'error'")
         params: tuple = ()
         if kind:
             sql += " AND error_kind = ?"
