@@ -25,8 +25,7 @@ from ytcorpus.audio import decode_to_mono16k  # noqa: E402
 from ytcorpus.engines import load_engine  # noqa: E402
 
 DEMO = ROOT / "src" / "ytcorpus" / "demo_data"
-CONFIGS = [("ctranslate2", {}), ("transformers", {"mode": "chunked"}),
-           ("transformers", {"mode": "sequential"})]
+CONFIGS = [("ctranslate2", {}), ("transformers", {})]
 
 
 def clips() -> list[tuple[np.ndarray, str]]:

@@ -16,11 +16,10 @@ from ytcorpus.engines import load_engine
 
 WER_MAX = 0.25
 SR = 16000
-ENGINES = [("ctranslate2", {}), ("transformers", {"mode": "chunked"}),
-           ("transformers", {"mode": "sequential"})]
+ENGINES = [("ctranslate2", {}), ("transformers", {})]
 
 
-@pytest.fixture(scope="module", params=ENGINES, ids=lambda p: f"{p[0]}-{p[1].get('mode', '')}")
+@pytest.fixture(scope="module", params=ENGINES, ids=lambda p: p[0])
 def engine(request):
     name, options = request.param
     return load_engine(name, "tiny.en", "cpu", batch_size=4, **options)

@@ -96,10 +96,9 @@ def load_engine(engine: str | None = None, model: str | None = None, device: str
             return CTranslate2Engine(path, label, device=dev, batch_size=batch_size, **options)
         from .hf import TransformersEngine
 
-        # YTCORPUS_HF_MODE=sequential|chunked, YTCORPUS_HF_DTYPE=float16|bfloat16|float32
-        for key, env in (("mode", "YTCORPUS_HF_MODE"), ("dtype", "YTCORPUS_HF_DTYPE")):
-            if key not in options and os.environ.get(env):
-                options[key] = os.environ[env]
+        # YTCORPUS_HF_DTYPE=float16|bfloat16|float32
+        if "dtype" not in options and os.environ.get("YTCORPUS_HF_DTYPE"):
+            options["dtype"] = os.environ["YTCORPUS_HF_DTYPE"]
         return TransformersEngine(path, label, device=dev, batch_size=batch_size, **options)
     except EngineError:
         raise

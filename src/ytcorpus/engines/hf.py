@@ -1,14 +1,14 @@
-"""transformers engine: Whisper / distil-whisper through PyTorch.
+"""transformers engine: Whisper / distil-whisper through PyTorch, built for throughput.
 
-Two long-form modes, both batched across videos:
-- "sequential": model.generate over whole inputs (Whisper's own long-form algorithm,
-  temperature fallback and compression/logprob/no-speech thresholds; previous-text
-  conditioning off, as distil-whisper's authors advise);
-- "chunked": the ASR pipeline, 25 s windows with overlap, windows of all inputs batched.
-Greedy decoding by default (the pipeline's default of 5 beams is 3-5x slower).
-Sequential is the default: measured side by side (bench/engines.py, tiny.en on CPU, one
-234 s input among short clips) it was faster (10.1x vs 7.7x realtime) and more accurate
-(WER 0.091 vs 0.124); the chunked pipeline recomputes overlapping windows.
+Speech chunks (at most 30 s, cut by the worker's VAD) of many videos share one greedy
+`generate` with timestamps; the log-mel runs on the device, batched; float16 and SDPA
+attention on CUDA. Per segment: average log-probability (from the generation scores) and
+the no-speech probability (the model's <|nospeech|> token after <|startoftranscript|>,
+one extra decoder step on the encoder output that generate reuses), so the quality
+guards work as with faster-whisper. The batch's results leave the device in one copy.
+
+Whole-input long-form modes (sequential / chunked pipeline) are gone: the worker only
+sends chunks of at most 30 s, where short-form decoding is what Whisper was trained on.
 """
 
 from __future__ import annotations
@@ -20,29 +20,25 @@ import numpy as np
 
 from ..errors import EngineError
 from ..models import Segment, Transcript
-from ..quality import SAMPLE_RATE, build_transcript, no_speech, speech_regions, speech_seconds
+from ..vad import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
-MODES = ("sequential", "chunked")
-FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+SECONDS_PER_TOKEN = 0.02
 
 
 class TransformersEngine:
     name = "transformers"
 
     def __init__(self, model_path: str, model_name: str, device: str = "cpu",
-                 batch_size: int = 16, dtype: str | None = None, mode: str = "sequential",
-                 num_beams: int = 1, chunk_length_s: float = 25.0):
+                 batch_size: int = 16, dtype: str | None = None, num_beams: int = 1):
         import torch
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
-        if mode not in MODES:
-            raise EngineError(f"transformers mode must be one of {MODES}, not {mode!r}")
-        self.device, self.batch_size, self.mode = device, batch_size, mode
-        self.model_name, self.num_beams, self.chunk_length_s = model_name, num_beams, chunk_length_s
+        self.device, self.batch_size, self.num_beams = device, batch_size, num_beams
+        self.model_name = model_name
         on_cuda = device.startswith("cuda")
         self.dtype = getattr(torch, dtype or ("float16" if on_cuda else "float32"))
         try:
@@ -51,104 +47,97 @@ class TransformersEngine:
                 model_path, dtype=self.dtype, attn_implementation="sdpa").to(device).eval()
         except Exception as exc:
             raise EngineError(f"cannot load transformers model {model_name!r}: {exc}") from exc
-        self.english_only = not getattr(self.model.generation_config, "is_multilingual", True)
-        self._pipeline = None
+        gen = self.model.generation_config
+        self.multilingual = bool(getattr(gen, "is_multilingual", True))
+        self.language = None if self.multilingual else "en"
+        self.tokenizer = self.processor.tokenizer
+        self.eot = gen.eos_token_id
+        self.sot = gen.decoder_start_token_id
+        self.ts_begin = gen.no_timestamps_token_id + 1
+        self.no_speech_id = gen.no_timestamps_token_id - 1  # <|nocaptions|> / <|nospeech|>
+
+    def _features(self, items: Sequence[np.ndarray]):
+        """Log-mel of the chunks on the device, in one call (padded to 30 s)."""
+        feats = self.processor.feature_extractor(
+            [np.asarray(i, dtype=np.float32) for i in items], sampling_rate=SAMPLE_RATE,
+            return_tensors="pt", device=self.device)
+        return feats.input_features.to(self.device, self.dtype)
+
+    def detect_language(self, items: Sequence) -> list[str | None]:
+        import torch
+
+        if not self.multilingual:
+            return ["en"] * len(items)
+        with torch.inference_mode():
+            ids = self.model.detect_language(self._features(items)).tolist()
+        return [self.tokenizer.convert_ids_to_tokens(i).strip("<|>") for i in ids]
+
+    def transcribe_chunks(self, items: Sequence,
+                          languages: Sequence[str | None] | None = None) -> list[list[Segment]]:
+        """Chunks of 16 kHz audio -> segments per chunk, seconds from its start."""
+        import torch
+
+        durations = [len(i) / SAMPLE_RATE for i in items]
+        kwargs: dict = {"num_beams": self.num_beams, "do_sample": False}
+        with torch.inference_mode():
+            features = self._features(items)
+            encoded = self.model.get_encoder()(features)
+            prompt = [[self.sot]] * len(items)
+            if self.multilingual:
+                langs = list(languages) if languages and all(languages) else None
+                if langs is None:
+                    ids = self.model.detect_language(features).tolist()
+                    langs = [self.tokenizer.convert_ids_to_tokens(i).strip("<|>") for i in ids]
+                kwargs.update(task="transcribe", language=langs)
+                task = self.tokenizer.convert_tokens_to_ids("<|transcribe|>")
+                prompt = [[self.sot, self.tokenizer.convert_tokens_to_ids(f"<|{lang}|>"), task]
+                          for lang in langs]
+            out = self.model.generate(encoder_outputs=encoded, return_timestamps=True,
+                                      force_unique_generate_call=True, **kwargs)
+            sequences = out["sequences"] if isinstance(out, dict) else out
+            # one teacher-forced decoder pass: token log-probs and, right after
+            # <|startoftranscript|>, the no-speech probability
+            head = torch.tensor(prompt, device=sequences.device, dtype=sequences.dtype)
+            logits = self.model(encoder_outputs=encoded,
+                                decoder_input_ids=torch.cat([head, sequences], 1)).logits
+            no_speech = logits[:, 0].float().softmax(-1)[:, self.no_speech_id]
+            step = logits[:, head.shape[1] - 1:-1]
+            logps = (step.gather(2, sequences.unsqueeze(-1))[..., 0].float()
+                     - step.float().logsumexp(-1))
+            tokens, logps = sequences.cpu().tolist(), logps.cpu().tolist()
+            no_speech = no_speech.cpu().tolist()
+        return [self._segments(t, lp, ns, d)
+                for t, lp, ns, d in zip(tokens, logps, no_speech, durations)]
+
+    def _segments(self, tokens: list[int], logps: list[float], no_speech: float,
+                  duration: float) -> list[Segment]:
+        """Timestamp tokens split the text: <|t0|> words <|t1|><|t1|> words <|t2|>..."""
+        spans: list[tuple[float, float, list[int], list[float]]] = []
+        start: float | None = None
+        text: list[int] = []
+        lps: list[float] = []
+        for tok, lp in zip(tokens, logps):
+            if tok == self.eot:
+                break
+            if tok >= self.ts_begin:
+                t = (tok - self.ts_begin) * SECONDS_PER_TOKEN
+                if start is not None and text:
+                    spans.append((start, t, text, lps))
+                    start, text, lps = None, [], []
+                else:
+                    start = t
+            elif tok < self.eot:
+                text.append(tok)
+                lps.append(lp)
+        if text:  # no closing timestamp: the segment runs to the chunk's end
+            spans.append((start or 0.0, duration, text, lps))
+        texts = self.tokenizer.batch_decode([s[2] for s in spans], skip_special_tokens=True)
+        return [Segment(min(a, duration), min(max(a, b), duration), txt.strip(),
+                        float(sum(lp) / len(lp)), None, float(no_speech))
+                for (a, b, _, lp), txt in zip(spans, texts) if txt.strip()]
 
     def transcribe(self, audios: Sequence[np.ndarray]) -> list[Transcript]:
-        results: list[Transcript | None] = [None] * len(audios)
-        todo: list[int] = []
-        speech: dict[int, float] = {}
-        for i, audio in enumerate(audios):
-            speech[i] = speech_seconds(speech_regions(audio))
-            if speech[i] <= 0:  # silence and music never reach the model
-                results[i] = no_speech(audio.size / SAMPLE_RATE, self._language())
-            else:
-                todo.append(i)
-        run = self._sequential if self.mode == "sequential" else self._chunked
-        for group in self._groups(todo, audios):
-            try:
-                raw = run([audios[i] for i in group])
-            except Exception as exc:
-                if "out of memory" in str(exc).lower():
-                    raise  # the worker halves the batch and retries
-                raise EngineError(f"transformers generate failed: {exc}") from exc
-            for i, segments in zip(group, raw):
-                results[i] = build_transcript(segments, audios[i].size / SAMPLE_RATE,
-                                              self._language(), speech[i])
-        return results  # type: ignore[return-value]
+        """Whole audios -> Transcripts (VAD, chunks, reassembly: ytcorpus.work.pipeline)."""
+        from ..work.pipeline import transcribe_arrays
 
-    def _groups(self, todo: list[int], audios: Sequence[np.ndarray]) -> list[list[int]]:
-        """Batches of similar length. In sequential mode inputs up to 30 s (short-form)
-        and longer ones (long-form) never share a batch: a short clip padded into a
-        long-form batch decodes differently than alone."""
-        todo = sorted(todo, key=lambda i: audios[i].size)
-        parts = [todo]
-        if self.mode == "sequential":
-            limit = 30 * SAMPLE_RATE
-            parts = [[i for i in todo if audios[i].size <= limit],
-                     [i for i in todo if audios[i].size > limit]]
-        return [part[k:k + self.batch_size] for part in parts
-                for k in range(0, len(part), self.batch_size)]
-
-    def _language(self) -> str | None:
-        return "en" if self.english_only else None
-
-    def _generate_kwargs(self) -> dict:
-        kwargs = {"num_beams": self.num_beams, "do_sample": False}
-        if not self.english_only:
-            kwargs["task"] = "transcribe"
-        return kwargs
-
-    def _sequential(self, audios: list[np.ndarray]) -> list[list[Segment]]:
-        import torch
-
-        long_form = max(a.size for a in audios) > 30 * SAMPLE_RATE
-        extra = ({"truncation": False, "padding": "longest"} if long_form else {})
-        inputs = self.processor(audios, sampling_rate=SAMPLE_RATE, return_tensors="pt",
-                                return_attention_mask=True, **extra)
-        features = inputs.input_features.to(self.device, self.dtype)
-        mask = inputs.attention_mask.to(self.device)
-        with torch.inference_mode():
-            out = self.model.generate(
-                features, attention_mask=mask, return_timestamps=True, return_segments=True,
-                condition_on_prev_tokens=False, temperature=FALLBACK_TEMPERATURES,
-                compression_ratio_threshold=1.35, logprob_threshold=-1.0,
-                no_speech_threshold=0.6, **self._generate_kwargs())
-        batch_segments = out["segments"] if isinstance(out, dict) else None
-        if batch_segments is None:
-            raise EngineError("generate returned no segments")
-        tok = self.processor.tokenizer
-        result = []
-        for segs in batch_segments:
-            result.append([Segment(float(s["start"]), float(s["end"]),
-                                   tok.decode(s["tokens"], skip_special_tokens=True).strip())
-                           for s in segs])
-        return result
-
-    def _chunked(self, audios: list[np.ndarray]) -> list[list[Segment]]:
-        import torch
-
-        if self._pipeline is None:
-            from transformers import pipeline
-
-            self._pipeline = pipeline(
-                "automatic-speech-recognition", model=self.model,
-                tokenizer=self.processor.tokenizer,
-                feature_extractor=self.processor.feature_extractor, device=self.device,
-                dtype=self.dtype)
-        with torch.inference_mode():
-            outs = self._pipeline([{"raw": a, "sampling_rate": SAMPLE_RATE} for a in audios],
-                                  batch_size=self.batch_size, chunk_length_s=self.chunk_length_s,
-                                  return_timestamps=True, generate_kwargs=self._generate_kwargs())
-        result = []
-        for audio, out in zip(audios, outs):
-            duration = audio.size / SAMPLE_RATE
-            segs = []
-            for chunk in out.get("chunks") or []:
-                start, end = chunk["timestamp"]
-                end = float(end) if end is not None else duration  # the last chunk may be open
-                segs.append(Segment(float(start or 0.0), end, chunk["text"].strip()))
-            if not segs and out.get("text", "").strip():
-                segs.append(Segment(0.0, duration, out["text"].strip()))
-            result.append(segs)
-        return result
+        return transcribe_arrays(self, audios)
