@@ -108,3 +108,30 @@ def test_stats_show_quality(tmp_path, speech):
     assert data["quality"]["languages"] == {"en": 2, "und": 1}
     text = run_cli("--db", db, "stats").stdout
     assert "languages     en 2, und 1" in text and "duplicates    1" in text
+
+
+def test_export_clean_keeps_english_once_and_counts_what_it_removed(tmp_path, speech):
+    import json
+
+    from conftest import run_cli
+    from ytcorpus.queue import open_queue
+
+    names = ["en_a", "en_b", "en_a_copy", "de", "es", "fr", "silence", "tone"]
+    db = str(tmp_path / "q.db")
+    with open_queue(db) as q:
+        ids, _ = _complete_all(q, speech, names)
+    out = tmp_path / "clean"
+    done = run_cli("--db", db, "export", str(out), "--clean", "--language", "en")
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in (out / "part-00000.jsonl").open()]
+    assert sorted(r["id"] for r in records) == sorted([ids["en_a"], ids["en_b"]])
+    assert all(r["text"] == r["transcript"] and r["quality"]["wpm"] > 100 for r in records)
+    manifest = json.loads((out / "manifest.json").read_text())
+    removed = manifest["clean"]["removed"]
+    assert removed["duplicate"]["rows"] == 1 and removed["no_text"]["rows"] >= 2
+    assert removed["language"]["rows"] + removed["no_text"]["rows"] == 5  # de es fr, silences
+    assert manifest["rows"] == 2 and manifest["ytcorpus_version"]
+    assert manifest["clean"]["thresholds"]["gopher_repetition"]["dup_5gram_share"] == 0.15
+    plain = run_cli("--db", db, "export", str(tmp_path / "all.jsonl"))
+    with_text = 8 - removed["no_text"]["rows"]  # without --clean: every row with text, as before
+    assert plain.returncode == 0 and f"exported {with_text} rows" in plain.stdout

@@ -389,6 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--exclude-flags", metavar="FLAGS",
                    help="skip rows with any of these quality flags, comma-separated "
                         "(repetition_cut, high_compression, dropped_no_speech)")
+    s.add_argument("--clean", action="store_true",
+                   help="the recommended corpus: drop rows flagged by the default quality "
+                        "filters (no_speech, gopher_repetition, low_wpm, low_logprob, "
+                        "stock_phrases), rows not in --language, and all but the longest row "
+                        "of each near-duplicate cluster; the manifest counts what each removed")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("monitor", help="live dashboard (read-only)", formatter_class=fmt,

@@ -19,12 +19,18 @@ from .errors import YtcorpusError
 from .tokens import TOKENIZER_NAME
 
 FIELDS = ["video_id", "title", "transcript", "duration_seconds", "speed_ratio", "source", "url",
-          "channel", "license", "language", "tokens", "model", "completed_at", "segments"]
+          "channel", "license", "language", "tokens", "model", "completed_at", "segments",
+          # datatrove / `datasets` read `id` and `text` without a mapping; quality (see
+          # ytcorpus.quality): flags, signals, how language and licence were decided
+          "id", "text", "flags", "quality", "language_source", "license_source",
+          "duplicate_of"]
 EXTENSIONS = {"jsonl": ".jsonl", "jsonl.zst": ".jsonl.zst", "parquet": ".parquet"}
 
 
 def to_record(row: dict) -> dict[str, Any]:
     record = {k: row.get(k) for k in FIELDS}
+    record["id"], record["text"] = row.get("video_id"), row.get("transcript")
+    record["flags"] = list(row.get("flags") or [])
     if record["completed_at"]:  # stored as 'YYYY-MM-DD HH:MM:SS' UTC; exported as ISO 8601
         record["completed_at"] = str(record["completed_at"]).replace(" ", "T")[:19] + "Z"
     record["segments"] = [{"start": float(s["start"]), "end": float(s["end"]),
@@ -99,6 +105,9 @@ class ParquetWriter:
             ("model", pa.string()), ("completed_at", pa.timestamp("s", tz="UTC")),
             ("segments", pa.list_(pa.struct([("start", pa.float64()), ("end", pa.float64()),
                                              ("text", pa.string())]))),
+            ("id", pa.string()), ("text", pa.string()), ("flags", pa.list_(pa.string())),
+            ("quality", pa.string()), ("language_source", pa.string()),
+            ("license_source", pa.string()), ("duplicate_of", pa.string()),
         ]).with_metadata(parquet_metadata())
         self.path = path
         self._writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
@@ -126,6 +135,8 @@ def _typed(record: dict) -> dict:
     from datetime import datetime, timezone
 
     when = record.get("completed_at")
+    if isinstance(record.get("quality"), dict):  # a JSON text column: its keys may grow
+        record = {**record, "quality": json.dumps(record["quality"])}
     if isinstance(when, str) and when:
         record = {**record, "completed_at": datetime.strptime(
             when[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)}
@@ -207,8 +218,9 @@ class ShardedExport:
 
 def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
                 shard_size: str = "100000", progress=None,
-                exclude_flags: Iterable[str] = ()) -> dict:
-    """Write rows to OUT; returns the manifest (also written for folders)."""
+                exclude_flags: Iterable[str] = (), keep=None, manifest_extra=None) -> dict:
+    """Write rows to OUT; returns the manifest (also written for folders). keep(row) ->
+    bool drops rows first (export --clean); manifest_extra() adds to the manifest."""
     fmt, single = detect_format(out, fmt)
     max_rows, max_bytes = parse_shard_size(shard_size)
     target = Path(out)
@@ -233,6 +245,8 @@ def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
     excluded = set(exclude_flags)
     try:
         for row in rows:
+            if keep is not None and not keep(row):
+                continue
             if not (row.get("transcript") or "").strip():
                 totals["skipped_empty"] += 1  # no-speech rows carry no text
                 continue
@@ -255,6 +269,8 @@ def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
     manifest = {"format": fmt, **totals, "audio_seconds": round(totals["audio_seconds"], 3),
                 "tokenizer": TOKENIZER_NAME, "fields": FIELDS,
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if manifest_extra is not None:
+        manifest.update(manifest_extra())
     if out == "-":
         manifest["files"] = ["-"]
     elif single:
@@ -279,8 +295,14 @@ def export_command(args) -> int:
 
     with open_queue(args.db, create=False, read_only=True) as q:
         total = q.stats().completed
+        cleaner = None
+        if getattr(args, "clean", False):  # the language filter too, to count what it drops
+            from .quality.clean import CleanFilter
+            from .queue.quality import duplicate_clusters
+
+            cleaner = CleanFilter(duplicate_clusters(q), language=args.language)
         rows = q.iter_completed(since=args.since, min_tokens=args.min_tokens,
-                                language=args.language)
+                                language=None if cleaner else args.language)
         show = sys.stderr.isatty()
         with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(),
                       disable=not show, transient=True) as bar:
@@ -288,7 +310,9 @@ def export_command(args) -> int:
             excluded = [f.strip() for f in (args.exclude_flags or "").split(",") if f.strip()]
             manifest = export_rows(rows, args.out, args.format, args.shard_size,
                                    progress=lambda n: bar.update(task, completed=n),
-                                   exclude_flags=excluded)
+                                   exclude_flags=excluded,
+                                   keep=cleaner.keep if cleaner else None,
+                                   manifest_extra=cleaner.report if cleaner else None)
     where = args.out if "files" in manifest else f"{args.out} ({len(manifest['shards'])} shards)"
     where = "stdout" if args.out == "-" else where
     print(f"exported {manifest['rows']:,} rows, {manifest['tokens']:,} tokens, "

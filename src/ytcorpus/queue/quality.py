@@ -133,3 +133,23 @@ def format_quality(summary: dict) -> str:
     if summary["duplicates"]:
         lines.append(f"duplicates    {summary['duplicates']:,} rows duplicate an earlier one")
     return "".join("\n" + line for line in lines)
+
+
+def duplicate_clusters(q: Queue) -> dict[str, list[tuple[str, float]]]:
+    """root video_id -> [(video_id, duration_seconds)] of every completed cluster with
+    more than one row (indexed: only rows with duplicates are read)."""
+    clusters: dict[str, list[tuple[str, float]]] = {}
+    with q._read_tx() as cur:
+        q._exec(cur, "SELECT video_id, duplicate_of, duration_seconds FROM videos "
+                     "WHERE duplicate_of IS NOT NULL AND status = 'completed'")
+        members = cur.fetchall()
+        roots = sorted({r["duplicate_of"] for r in members})
+        for chunk in (roots[i:i + 500] for i in range(0, len(roots), 500)):
+            marks = ",".join("?" * len(chunk))
+            q._exec(cur, "SELECT video_id, NULL AS duplicate_of, duration_seconds FROM videos "
+                         f"WHERE video_id IN ({marks}) AND status = 'completed'", chunk)
+            members.extend(cur.fetchall())
+    for r in members:
+        root = r["duplicate_of"] or r["video_id"]
+        clusters.setdefault(root, []).append((r["video_id"], float(r["duration_seconds"] or 0)))
+    return {root: rows for root, rows in clusters.items() if len(rows) > 1}
