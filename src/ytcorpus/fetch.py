@@ -43,6 +43,18 @@ DEFAULT_AUDIO_FORMAT = "/".join([*(f"{f}[language_preference>=5]" for f in _FLOO
                                  *_FLOORS, "w", "b*"])
 ASR_FORMAT_SORT = ["lang", "+abr", "+size"]
 
+try:  # the resilience helper's node-fault base, once it exists
+    from .errors import NodeFault as _NodeFault  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the errors module's version
+    _NodeFault = RetryableError
+
+
+class FetchStopped(_NodeFault):  # type: ignore[misc,valid-type]
+    """The fetcher was closed (the worker is stopping): the row goes back uncharged."""
+
+    kind = "interrupted"
+
+
 @dataclass
 class FetchedAudio:
     """A downloaded (or local) audio file and what yt-dlp told about it."""
@@ -193,7 +205,7 @@ class Fetcher:
                                      video_id=video_id)
             return FetchedAudio(video_id, path, owned=False, info={"title": path.stem})
         if self._closed:
-            raise RetryableError("the fetcher is stopping", kind="interrupted", video_id=video_id)
+            raise FetchStopped("the fetcher is stopping", video_id=video_id)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         paced = self.paced(url)
         _warm_extractors()
@@ -209,7 +221,7 @@ class Fetcher:
         self.routes.report(route, "ok")
         if self._closed:  # finished after close(): leave nothing behind
             got.cleanup()
-            raise RetryableError("the fetcher is stopping", kind="interrupted", video_id=video_id)
+            raise FetchStopped("the fetcher is stopping", video_id=video_id)
         return got
 
     def _download(self, video_id: str, url: str, route: Route, paced: bool,
@@ -239,9 +251,11 @@ class Fetcher:
                 watch.progress(None)
             except Exception as exc:  # yt-dlp raises DownloadError/ExtractorError with text
                 self.remove_partial(video_id)
+                if watch.expired and self._closed:
+                    raise FetchStopped(f"download stopped: {watch.expired}",
+                                       video_id=video_id) from exc
                 if watch.expired:
-                    kind = "interrupted" if self._closed else "timeout"
-                    raise RetryableError(f"download stopped: {watch.expired}", kind=kind,
+                    raise RetryableError(f"download stopped: {watch.expired}", kind="timeout",
                                          video_id=video_id) from exc
                 if isinstance(exc, VideoError):
                     raise
