@@ -49,6 +49,8 @@ def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int 
     """See the module docstring. `stats`, when given, receives the pool's peak seconds
     and the batch sizes the engine got (benchmarks and tests read them)."""
     pool = ChunkPool(pool_seconds(engine, max_seconds))
+    if stats is not None:
+        stats["pool"] = pool  # live: tests watch it
     stop = threading.Event()
     out: queue.Queue = queue.Queue()
     order: list[Video] = []
@@ -74,9 +76,15 @@ def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int 
     stage.sink = _FatalToFailed(writer)
     loop = EngineLoop(engine, pool, writer.results, stop)
 
+    errors: list[BaseException] = []
+
     def engine_thread() -> None:
         try:
             loop.run()
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+            errors.append(exc)
+            stop.set()
+            pool.abort()
         finally:
             writer.finish()
             out.put(_END)
@@ -86,6 +94,8 @@ def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int 
     runner.start()
     try:
         yield from _results(out, order, ordered)
+        if errors:
+            raise errors[0]
     finally:
         stop.set()
         pool.abort()
