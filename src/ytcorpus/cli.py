@@ -62,37 +62,19 @@ def cmd_init(args) -> int:
     return 0
 
 
-def _read_sources(args) -> list[str]:
-    sources = list(args.sources)
-    for path in args.from_file or []:
-        try:
-            handle = sys.stdin if path == "-" else open(path, encoding="utf-8")
-        except OSError as exc:
-            raise YtcorpusError(f"--from-file {path}: {exc.strerror}") from exc
-        with handle:
-            try:
-                lines = list(handle)
-            except UnicodeDecodeError:
-                raise YtcorpusError(f"--from-file {path}: not UTF-8 text (one URL, id or "
-                                    "path per line)") from None
-        for line in lines:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                sources.append(line)
-    return sources
-
-
 def cmd_add(args) -> int:
-    sources = _read_sources(args)
-    if not sources:
+    from .sources import read_sources
+
+    if not args.sources and not args.from_file:
         raise YtcorpusError("add: give at least one SOURCE or --from-file")
+    bad: list = []  # each invalid source, with where it came from; the rest are added
     with _open(args, create=True) as q:
-        result = q.add(sources, priority=args.priority, source=args.source)
-    for bad in result.invalid:
-        print(f"invalid: {bad.source}: {bad.reason}", file=sys.stderr)
-    print(f"added {result.added}, already queued {result.duplicates}, "
-          f"invalid {len(result.invalid)}")
-    return 2 if result.invalid else 0
+        result = q.add(read_sources(args.sources, args.from_file or [], bad),
+                       priority=args.priority, source=args.source)
+    for item in bad:
+        print(item.line(), file=sys.stderr)
+    print(f"added {result.added}, already queued {result.duplicates}, invalid {len(bad)}")
+    return 2 if bad else 0
 
 
 def cmd_stats(args) -> int:

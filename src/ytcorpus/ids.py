@@ -53,24 +53,45 @@ def _stable_id(prefix: str, text: str) -> str:
 
 
 def normalize_url(url: str) -> str:
-    """Lower-case scheme and host, drop the fragment; the query is kept as given."""
+    """Lower-case scheme and host, drop the fragment; the query is kept as given.
+    Credentials never get here (parse_source refuses them)."""
     parts = urlsplit(url)
     netloc = (parts.hostname or "").lower()
+    if ":" in netloc:  # an IPv6 literal keeps its brackets
+        netloc = f"[{netloc}]"
     if parts.port:
         netloc += f":{parts.port}"
-    if parts.username:
-        netloc = f"{parts.username}{':' + parts.password if parts.password else ''}@{netloc}"
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
+
+
+MAX_SOURCE_CHARS = 4096  # PATH_MAX; longer is no path, and no URL a server accepts
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def parse_source(source: str) -> tuple[str, str]:
     """Return (video_id, url) for a YouTube id/URL, an http(s) URL or a local file.
 
-    Raises InvalidSourceError for anything else.
+    Raises InvalidSourceError for anything else, whatever the text: control characters,
+    over-long text, bad ports or hosts, URLs carrying credentials (user:password@ is
+    refused, never stored or exported), unusable paths.
     """
     text = (source or "").strip()
     if not text:
         raise InvalidSourceError("empty source")
+    if len(text) > MAX_SOURCE_CHARS:
+        raise InvalidSourceError(f"longer than {MAX_SOURCE_CHARS} characters")
+    if _CONTROL.search(text):
+        raise InvalidSourceError("contains a control character (NUL, newline, escape...)")
+    try:
+        return _parse(text)
+    except InvalidSourceError:
+        raise
+    except (OSError, ValueError, RuntimeError) as exc:  # bad port, [::1, ~user, ENAMETOOLONG
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidSourceError(f"unusable source: {reason}") from None
+
+
+def _parse(text: str) -> tuple[str, str]:
     if is_youtube_id(text) and not os.path.exists(text):
         return text, youtube_url(text)
     lowered = text.lower()
@@ -83,6 +104,10 @@ def parse_source(source: str) -> tuple[str, str]:
         parts = urlsplit(text)
         if not parts.hostname:
             raise InvalidSourceError("URL has no host")
+        if parts.username is not None or parts.password is not None:
+            raise InvalidSourceError("URL carries credentials (user:password@): refused, "
+                                     "they would be stored and exported")
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
         if parts.hostname.lower() in YOUTUBE_HOSTS:
             vid = _youtube_id_from_url(parts)
             return vid, youtube_url(vid)
