@@ -81,6 +81,12 @@ def test_metadata_language():
 
 def test_paragraphs_at_long_pauses():
     segs = [Segment(0, 3, "One."), Segment(3.2, 6, "Two."), Segment(9, 11, "Three.")]
-    assert join_paragraphs(segs) == "One. Two.\n\nThree."
-    t = build_transcript(segs, 12.0, "en", 10.0)
+    assert join_paragraphs(segs) == "One. Two. Three."  # segment gaps alone: only very long
+    assert join_paragraphs(segs, silences=[(6.3, 8.7)]) == "One. Two.\n\nThree."
+    assert join_paragraphs(segs, silences=[(6.3, 7.0)]) == "One. Two. Three."  # a breath
+    late = segs + [Segment(20, 22, "Four.")]
+    assert join_paragraphs(late) == "One. Two. Three.\n\nFour."
+    regions = [{"start": 0, "end": int(6.3 * 16000)},
+               {"start": int(8.7 * 16000), "end": 11 * 16000}]
+    t = build_transcript(segs, 12.0, "en", 10.0, regions=regions)
     assert t.text == "One. Two.\n\nThree." and t.quality["words"] == 3

@@ -33,12 +33,38 @@ def speech(tmp_path_factory) -> dict:
     # a re-upload: trimmed by 1.5 s at the start and 1 s at the end, re-encoded as MP3
     paths["en_a_copy"] = write_audio(root / "en_a_copy.mp3",
                                      original[int(1.5 * SR):-SR])
+    # two paragraphs: lecture A, a 2 s pause, lecture B
+    paths["two_paragraphs"] = write_audio(root / "two.wav", np.concatenate(
+        [original, np.zeros(2 * SR, np.float32), decode_to_mono16k(paths["en_b"])]))
     paths["silence"] = write_audio(root / "silence.wav", np.zeros(20 * SR, dtype=np.float32))
     paths["tone"] = write_audio(root / "tone.webm", tone(20.0, freq=330))
     engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=8)
     names = list(paths)
     transcripts = engine.transcribe([decode_to_mono16k(paths[n]) for n in names])
     return {n: (paths[n], t) for n, t in zip(names, transcripts)}
+
+
+def test_paragraph_breaks_at_the_long_pause_only(speech):
+    from ytcorpus.audio import decode_to_mono16k
+    from ytcorpus.quality import build_transcript, speech_regions
+
+    for name, breaks in (("two_paragraphs", 1), ("en_a", 0), ("en_b", 0)):
+        path, t = speech[name]
+        regions = speech_regions(decode_to_mono16k(path))
+        again = build_transcript(t.segments, t.duration, "en", t.quality["speech_s"],
+                                 regions=regions)
+        assert again.text.count("\n\n") == breaks, (name, again.text)
+    first, second = _paragraphs(speech)
+    assert "newspapers" in first and second.startswith("Today we study")  # at the pause
+
+
+def _paragraphs(speech) -> list[str]:
+    from ytcorpus.audio import decode_to_mono16k
+    from ytcorpus.quality import build_transcript, speech_regions
+
+    path, t = speech["two_paragraphs"]
+    return build_transcript(t.segments, t.duration, "en", t.quality["speech_s"],
+                            regions=speech_regions(decode_to_mono16k(path))).text.split("\n\n")
 
 
 def test_english_speech_is_english_and_clean(speech):

@@ -10,14 +10,14 @@ from .flags import flags_for
 from .flags import MIN_SPEECH_FOR_WPM
 from .language import UNDETERMINED, decide
 from .loops import cut_segment_loops, cut_word_loops_across
-from .paragraphs import PARAGRAPH_BREAK, PARAGRAPH_PAUSE_S, join_paragraphs
+from .paragraphs import PARAGRAPH_BREAK, join_paragraphs, silences_of
 from .signals import measure
 
 
 def build_transcript(segments: Iterable[Segment], duration: float, language: str | None,
                      speech_s: float | None = None, *, multilingual: bool | None = None,
                      metadata_language: str | None = None,
-                     paragraph_pause_s: float = PARAGRAPH_PAUSE_S) -> Transcript:
+                     regions: list[dict] | None = None) -> Transcript:
     """The one way engines (and the worker's writer) turn a video's raw segments, on its
     own timeline, into a Transcript with quality signals, flags and a language decision.
 
@@ -34,7 +34,7 @@ def build_transcript(segments: Iterable[Segment], duration: float, language: str
         if _speech_without_english(flags, speech_s, language, multilingual):
             empty.language, empty.language_source = UNDETERMINED, "signals"
         return empty
-    text = join_paragraphs(kept, paragraph_pause_s)
+    text = join_paragraphs(kept, silences_of(regions) if regions is not None else None)
     quality = measure(kept, duration, speech_s, paragraphs=text.split(PARAGRAPH_BREAK),
                       loops_cut=segment_loops + word_loops)
     lang, source = decide(language, quality, multilingual=multilingual,
