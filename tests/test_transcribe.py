@@ -118,3 +118,29 @@ def test_cuda_on_a_cpu_machine_fails_before_loading_weights(tmp_path):
                   env={"YTCORPUS_CACHE": str(cache)})
     assert run.returncode == 1 and "no CUDA GPU" in run.stderr, run.stderr
     assert not cache.exists()  # the transformers checkpoint was never converted/loaded
+
+
+@pytest.mark.slow
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import wait_for
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(8):
+        shutil.copy(DEMO / "history.mp3", src / f"h{i}.mp3")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "ytcorpus", "transcribe", str(src), "-o",
+                             str(out), "--model", "tiny.en", "--device", "cpu"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: out.exists() and any(out.glob("*.txt")), timeout=240)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "ytcorpus: interrupted" in err and "Traceback" not in err
+    assert not list(out.glob(".*.part"))  # only whole files were left

@@ -360,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("export", help="write completed transcripts as JSONL/Parquet",
                        description="OUT ending in .jsonl, .jsonl.zst or .parquet is one file; "
-                       "any other OUT is a folder of numbered shards plus manifest.json.")
+                       "any other OUT is a folder of numbered shards plus .manifest.json "
+                       "(hidden, so datasets and pyarrow read the folder as it is).")
     s.add_argument("out", metavar="OUT")
     s.add_argument("--format", choices=["jsonl", "jsonl.zst", "parquet"])
     s.add_argument("--shard-size",
@@ -376,6 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "filters (no_speech, gopher_repetition, low_wpm, low_logprob, "
                         "stock_phrases), rows not in --language, and all but the longest row "
                         "of each near-duplicate cluster; the manifest counts what each removed")
+    s.add_argument("--incremental", action="store_true",
+                   help="add shards with the rows completed since the export recorded in "
+                        "OUT's manifest (none missed, none twice)")
+    s.add_argument("--overwrite", action="store_true",
+                   help="replace the shards already in OUT (without it a folder that holds "
+                        "shards is refused)")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("monitor", help="live dashboard (read-only)", formatter_class=fmt,
@@ -447,8 +454,13 @@ def run_command(args) -> int:
         _apply_settings(args)
         return args.func(args) or 0
     except KeyboardInterrupt:
+        # every `with`/`finally` on the way up has run; skip the interpreter's teardown,
+        # where engine threads still inside native code can crash it (exit -11)
         print("ytcorpus: interrupted", file=sys.stderr)
-        return 130
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     except BrokenPipeError:
         _silence_stdout()
         return 0
