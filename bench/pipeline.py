@@ -1,17 +1,21 @@
-"""Pipeline efficiency: audio-seconds per wall-second of the real worker (HTTP server ->
-yt-dlp -> decode -> engine batches -> SQLite) divided by the bare engine's on the same
-clips already decoded in memory, same model and batch size, in one run.
+"""`ytcorpus work` against the bare faster-whisper script, decode included, on long
+lectures (10 min webm/opus) and on short clips; same model, batch size and greedy decoding.
 
-    python bench/pipeline.py [--engine ctranslate2] [--batch-size 8] [--long 8] [--short 40]
+    python bench/pipeline.py [--engine ctranslate2] [--model tiny.en] [--batch-size 8]
+                             [--long 2] [--minutes 10] [--short 40]
 
-Two sets: "long" (copies of the 57 s and 37 s bundled clips) and "short" (copies of a
-4 s clip). For the short set it also runs a one-video-at-a-time engine loop, which
-cross-video batching should beat.
+work: real HTTP server -> yt-dlp -> prepare threads (decode, VAD, chunks, mel) -> engine
+batches -> SQLite, timed from start to the last row stored. bare: for each local file,
+faster_whisper.decode_audio + BatchedInferencePipeline.transcribe(batch_size, beam 1) on
+the same WhisperModel. WER is the mean over files against the known text.
+Issue 11 targets (long, ct2 tiny.en, batch 8): work >= 0.95 x bare's x realtime, WER <=
+bare + 0.03; short: ahead of bare.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
@@ -23,52 +27,49 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT / "src"), str(ROOT / "tests")] + [
     p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from ytcorpus.audio import decode_to_mono16k  # noqa: E402
+from conftest import wer  # noqa: E402
+from lectures import DEMO, make_lecture  # noqa: E402
 from ytcorpus.config import FetchConfig, WorkerConfig  # noqa: E402
 from ytcorpus.demo import serve  # noqa: E402
 from ytcorpus.engines import load_engine  # noqa: E402
 from ytcorpus.fetch import Fetcher  # noqa: E402
 from ytcorpus.queue import open_queue  # noqa: E402
-from ytcorpus.worker import CHUNK_S, Worker  # noqa: E402
-
-DEMO = ROOT / "src" / "ytcorpus" / "demo_data"
+from ytcorpus.worker import Worker  # noqa: E402
 
 
-def run_worker(engine, urls: list[str], tmp: Path, threads: int) -> tuple[float, float]:
+def run_work(engine, urls: list[str], tmp: Path, prepare_threads: int | None) -> tuple:
     db = str(tmp / f"q{time.time_ns()}.db")
     with open_queue(db) as q:
         q.add(urls)
-        config = WorkerConfig(device="cpu", batch_size=engine.batch_size, download_threads=threads,
-                              prefetch=8, lease=600, exit_when_empty=True)
+        config = WorkerConfig(device="cpu", batch_size=engine.batch_size, download_threads=2,
+                              prepare_threads=prepare_threads, prefetch=8, lease=600,
+                              exit_when_empty=True)
         worker = Worker(q, engine, Fetcher(FetchConfig(work_dir=str(tmp / "work"))), config,
                         name="bench")
         t = time.perf_counter()
         worker.run()
         wall = time.perf_counter() - t
         assert q.stats().completed == len(urls), q.stats()
-    return worker.audio_seconds, wall
+        with q._read_tx() as cur:
+            q._exec(cur, "SELECT url, transcript FROM videos")
+            texts = {r["url"]: r["transcript"] for r in cur.fetchall()}
+    return worker.audio_seconds, wall, [texts[u] for u in urls]
 
 
-def run_bare(engine, audios) -> float:
-    """The engine alone, fed the way the worker groups videos into one call."""
+def run_bare(model, paths: list[Path], batch: int) -> tuple[float, float, list[str]]:
+    """The script a user would write: decode each file, BatchedInferencePipeline."""
+    from faster_whisper import BatchedInferencePipeline
+    from faster_whisper.audio import decode_audio
+
+    pipeline = BatchedInferencePipeline(model)
     t = time.perf_counter()
-    group, seconds = [], 0.0
-    for a in audios:
-        group.append(a)
-        seconds += a.size / 16000
-        if seconds >= engine.batch_size * CHUNK_S:
-            engine.transcribe(group)
-            group, seconds = [], 0.0
-    if group:
-        engine.transcribe(group)
-    return time.perf_counter() - t
-
-
-def run_one_by_one(engine, audios) -> float:
-    t = time.perf_counter()
-    for a in audios:
-        engine.transcribe([a])
-    return time.perf_counter() - t
+    texts, audio_s = [], 0.0
+    for path in paths:
+        audio = decode_audio(str(path))
+        audio_s += audio.size / 16000
+        segments, _ = pipeline.transcribe(audio, batch_size=batch, beam_size=1)
+        texts.append(" ".join(s.text.strip() for s in segments))
+    return audio_s, time.perf_counter() - t, texts
 
 
 def main() -> None:
@@ -76,35 +77,43 @@ def main() -> None:
     p.add_argument("--engine", default="ctranslate2")
     p.add_argument("--model", default="tiny.en")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--threads", type=int, default=2, help="download threads")
-    p.add_argument("--long", type=int, default=8)
-    p.add_argument("--short", type=int, default=40)
+    p.add_argument("--long", type=int, default=2, help="lectures")
+    p.add_argument("--minutes", type=float, default=10.0, help="length of each lecture")
+    p.add_argument("--short", type=int, default=40, help="short clips (arctic, 3.5 s)")
+    p.add_argument("--prepare-threads", type=int, default=None)
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     engine = load_engine(args.engine, args.model, "cpu", batch_size=args.batch_size)
-    httpd = serve(DEMO)
+    folder = Path(tempfile.gettempdir()) / "ytcorpus-bench-lectures"
+    folder.mkdir(exist_ok=True)
+    refs = json.loads((DEMO / "transcripts.json").read_text())
+    lectures = [make_lecture(folder / f"lecture-{args.minutes:g}min-{i}.webm",
+                             args.minutes * 60, offset=i) for i in range(args.long)]
+    short = DEMO / "arctic_a0007.wav"
+    sets = {"long": ([p for p, _ in lectures], [t for _, t in lectures]),
+            "short": ([short] * args.short, [refs[short.name]] * args.short)}
+    httpd = serve(folder)
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    (folder / short.name).write_bytes(short.read_bytes())
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    sets = {
-        "long": [("history.mp3", "derivatives.m4a")[i % 2] for i in range(args.long)],
-        "short": ["arctic_a0007.wav"] * args.short,
-    }
-    print(f"engine {args.engine} {args.model} on CPU, batch {args.batch_size}, "
-          f"{args.threads} download threads")
-    print(f"{'set':<6} {'videos':>6} {'audio s':>8} {'worker xRT':>11} {'bare xRT':>9} "
-          f"{'efficiency':>10} {'1-by-1 xRT':>11}")
+    print(f"{args.engine} {args.model} on CPU, batch {args.batch_size}, greedy; "
+          f"{args.long} x {args.minutes:g} min lectures, {args.short} short clips")
+    print(f"{'set':<6} {'files':>5} {'audio s':>8} {'work xRT':>9} {'bare xRT':>9} "
+          f"{'ratio':>6} {'work WER':>9} {'bare WER':>9}")
     try:
-        for name, files in ((n, f) for n, f in sets.items() if f):
-            urls = [f"{base}/{f}?copy={i}" for i, f in enumerate(files)]
-            audios = [decode_to_mono16k(DEMO / f) for f in files]
-            engine.transcribe(audios[:1])  # warm up
-            audio_s, wall = run_worker(engine, urls, tmp, args.threads)
-            bare = run_bare(engine, audios)
-            single = run_one_by_one(engine, audios) if name == "short" else None
-            worker_rate, bare_rate = audio_s / wall, audio_s / bare
-            single_txt = f"{audio_s / single:>11.1f}" if single else f"{'-':>11}"
-            print(f"{name:<6} {len(files):>6} {audio_s:>8.0f} {worker_rate:>11.1f} "
-                  f"{bare_rate:>9.1f} {worker_rate / bare_rate:>10.2f} {single_txt}")
+        run_bare(engine.model, [short], args.batch_size)  # warm-up
+        for name, (paths, texts) in sets.items():
+            if not paths:
+                continue
+            urls = [f"{base}/{p.name}?copy={i}" for i, p in enumerate(paths)]
+            audio_s, wall, got = run_work(engine, urls, tmp, args.prepare_threads)
+            bare_s, bare_wall, bare_got = run_bare(engine.model, paths, args.batch_size)
+            w_wer = sum(wer(r, h) for r, h in zip(texts, got)) / len(texts)
+            b_wer = sum(wer(r, h) for r, h in zip(texts, bare_got)) / len(texts)
+            work_rate, bare_rate = audio_s / wall, bare_s / bare_wall
+            print(f"{name:<6} {len(paths):>5} {audio_s:>8.0f} {work_rate:>9.1f} "
+                  f"{bare_rate:>9.1f} {work_rate / bare_rate:>6.2f} {w_wer:>9.3f} "
+                  f"{b_wer:>9.3f}")
     finally:
         httpd.shutdown()
 

@@ -4,7 +4,8 @@ on the path): a model that costs nothing, so only the worker's own work is measu
 FreeEngine records the size of every batch it gets (`batches`; with env
 YTCORPUS_TEST_BATCH_LOG set, also appended to that file, one line per batch) and returns
 one segment per chunk covering it. The model string picks a behaviour: "raise" (every
-call raises), "wrong_count" (one result too few), or anything else (works).
+call raises), "poison" (a batch holding a full-scale input raises), "wrong_count" (one
+result too few), or anything else (works).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class FreeEngine:
                 f.write(f"{len(items)}\n")
         if self.model_name == "raise":
             raise RuntimeError("the plugin's model failed")
+        if self.model_name == "poison" and any(np.abs(i).max() >= 0.99 for i in items):
+            raise RuntimeError("the plugin's model failed on a full-scale input")
         out = []
         for i in items:  # distinct words per chunk: no repetition guard fires
             self._n += 1

@@ -16,7 +16,7 @@ from ytcorpus.audio import decode_to_mono16k
 from ytcorpus.config import FetchConfig, WorkerConfig
 from ytcorpus.engines import load_engine
 from ytcorpus.engines.base import EngineContractError
-from ytcorpus.errors import ConfigError, EngineError
+from ytcorpus.errors import ConfigError, EngineError, YtcorpusError
 from ytcorpus.fetch import Fetcher
 from ytcorpus.models import Transcript
 from ytcorpus.queue import open_queue
@@ -74,13 +74,25 @@ def test_a_plugin_that_cannot_be_used_is_a_config_error(spec):
     assert spec in str(err.value)
 
 
-def test_a_plugin_that_raises_fails_each_input_with_a_typed_error(short_files):
+def test_a_plugin_that_fails_on_one_input_charges_that_input_alone(tmp_path, short_files,
+                                                                  clip):
+    """The guard splits the failed batch: the poison input gets a typed EngineError, its
+    batch-mates complete."""
+    loud = clip.astype(np.float32) / np.abs(clip).max() * 32767
+    poison = str(write_wav(tmp_path / "poison.wav", loud))
+    engine = load_engine(FREE, "poison", "cpu", batch_size=4)
+    got = dict(transcribe_files(engine, [poison, *short_files[:3]], prepare_threads=1))
+    assert isinstance(got[poison], EngineError) and got[poison].kind == "engine"
+    assert "full-scale input" in str(got[poison])
+    assert all(isinstance(got[f], Transcript) for f in short_files[:3])
+
+
+def test_a_plugin_that_always_raises_is_a_typed_error_not_a_traceback(short_files):
     engine = load_engine(FREE, "raise", "cpu", batch_size=4)
-    got = list(transcribe_files(engine, short_files[:3], prepare_threads=1))
-    assert [path for path, _ in got] == short_files[:3]
-    for _, result in got:
-        assert isinstance(result, EngineError) and result.kind == "engine"
-        assert "the plugin's model failed" in str(result)
+    with pytest.raises(YtcorpusError, match="the plugin's model failed"):
+        for _, result in transcribe_files(engine, short_files[:4], prepare_threads=1):
+            if isinstance(result, Exception):  # released, not charged: no success yet
+                assert isinstance(result, YtcorpusError)
 
 
 def test_a_plugin_returning_the_wrong_count_stops_with_a_contract_error(short_files):

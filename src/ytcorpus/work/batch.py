@@ -5,52 +5,26 @@ the writer. It never touches the database, a tokenizer or a download.
 Multilingual engines: the first chunk of every video in a batch goes through one batched
 `detect_language` call, and each chunk is transcribed in its video's language.
 
-Failures go through a guard (`run(items) -> one result or exception per item`, with a
-`batch_size` of its own): the resilience helper's EngineGuard when present
-(ytcorpus.work.guard), else `BasicGuard` below: out-of-memory halves the batch (after
-the exception is dropped and the cache emptied) and it grows back after a run of good
-batches; any other failure is charged to the batch's videos.
+Failures go through EngineGuard (guard.py): out-of-memory halves the batch (after the
+exception is dropped and the cache emptied) and it grows back after a run of good
+batches; a failed batch is split to find the input at fault; a device that keeps failing
+raises DeviceBrokenError (the worker exits 70). The guard's `batch_size` is the one the
+loop takes from the pool.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
-import sys
 import threading
 import time
 from typing import Any, Callable
 
-from ..engines.base import EngineContractError, accepts_languages, check_results
-from ..errors import EngineError
+from ..engines.base import accepts_languages, check_results
 from .chunks import Chunk
+from .guard import EngineGuard
 from .pool import ChunkPool
 
 log = logging.getLogger(__name__)
-
-OOM_MARKERS = ("out of memory", "cuda_error_out_of_memory", "cudaerrormemoryallocation",
-               "std::bad_alloc", "failed to allocate", "cublas_status_alloc_failed")
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """torch's OutOfMemoryError, CTranslate2's and CUDA's allocation failures."""
-    if type(exc).__name__ in ("OutOfMemoryError", "MemoryError"):
-        return True
-    text = str(exc).lower()
-    return any(marker in text for marker in OOM_MARKERS)
-
-
-def free_device_memory() -> None:
-    """Called outside any except block, so the failed batch's tensors are unreachable."""
-    gc.collect()
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        try:
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except Exception:  # noqa: BLE001 - best effort
-            pass
-
 
 class _WithLanguages:
     """Engine view whose items are (item, language) pairs, so a guard that splits a
@@ -71,57 +45,6 @@ class _WithLanguages:
         return check_results(self.engine, items, got)
 
 
-class BasicGuard:
-    """OOM: halve (down to 1), split the batch, grow back after `grow_after` good batches.
-    Other errors: one EngineError per item. Contract violations stop the worker."""
-
-    def __init__(self, engine: Any, grow_after: int = 20):
-        self.engine = engine
-        self.max_batch = self.batch_size = max(1, int(engine.batch_size))
-        self.grow_after = grow_after
-        self._good = 0
-
-    def run(self, items: list) -> list:
-        error: BaseException | None = None
-        try:
-            results = check_results(self.engine, items, self.engine.transcribe_chunks(items))
-        except EngineContractError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - decided below, outside the except block
-            error = exc
-        if error is None:
-            self._good += 1
-            if self._good >= self.grow_after and self.batch_size < self.max_batch:
-                self.batch_size = min(self.max_batch, self.batch_size * 2)
-                self._good = 0
-                log.info("batch size grows back to %d", self.batch_size)
-            return results
-        self._good = 0
-        if is_out_of_memory(error):
-            message = str(error)
-            error = None  # drop the traceback (and the tensors its frames hold) first
-            free_device_memory()
-            if len(items) > 1:
-                self.batch_size = max(1, min(self.batch_size, len(items)) // 2)
-                log.warning("out of memory: batch size now %d", self.batch_size)
-                step = self.batch_size
-                out: list = []
-                for k in range(0, len(items), step):
-                    out.extend(self.run(items[k:k + step]))
-                return out
-            return [EngineError(f"out of memory on a single chunk: {message}")]
-        text = f"{type(error).__name__}: {error}"
-        return [EngineError(f"engine {self.engine.name!r} failed: {text}") for _ in items]
-
-
-def make_guard(engine: Any) -> Any:
-    try:
-        from .guard import EngineGuard  # the resilience helper's unit, when present
-    except ImportError:
-        return BasicGuard(engine)
-    return EngineGuard(engine)
-
-
 class EngineLoop:
     """Runs on the main thread. `deliver(pairs)` gets [(chunk, segments | exception)]."""
 
@@ -129,7 +52,7 @@ class EngineLoop:
                  stop: threading.Event, *, guard: Any = None, metrics: Any = None):
         self.engine, self.pool, self.deliver, self.stop = engine, pool, deliver, stop
         self.view = _WithLanguages(engine)
-        self.guard = guard or make_guard(self.view)
+        self.guard = guard or EngineGuard(self.view)
         self.metrics = metrics
         self.detects = callable(getattr(engine, "detect_language", None)) and \
             getattr(engine, "multilingual", False)
@@ -155,7 +78,8 @@ class EngineLoop:
         started = time.perf_counter()
         if self.detects:
             self._detect_languages(live)
-        results = self.guard.run([(c.item, c.video.language) for c in live])
+        results = self.guard.run([(c.item, c.video.language) for c in live],
+                                 [c.video for c in live])
         elapsed = time.perf_counter() - started
         self.busy_s += elapsed
         total = sum(c.seconds for c in live) or 1.0

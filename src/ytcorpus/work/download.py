@@ -13,20 +13,13 @@ import threading
 import time
 from typing import Any, Iterator
 
+from ..errors import fault_of
 from .chunks import Video
 from .pool import ChunkPool
 
 log = logging.getLogger(__name__)
 
 REAP_EVERY_S = 60.0
-
-
-def fault_of(exc: BaseException) -> str:
-    try:
-        from ..errors import fault_of as classify_fault
-    except ImportError:  # before the resilience helper's classification exists
-        return "video"
-    return classify_fault(exc)
 
 
 class Held:
@@ -108,12 +101,15 @@ class Claimer:
             checkpoint = getattr(self.queue, "checkpoint", None)
             if checkpoint:  # SQLite: keep the WAL from growing without bound
                 checkpoint()
-        want = max(1, self.config.download_threads)
+        probing = self.circuit is not None and self.circuit.state == "probing"
+        want = 1 if probing else max(1, self.config.download_threads)
         if limit:
             want = min(want, limit - self.claimed)
         claims = self._claim_some(want)
         if not claims and self.queue.reap_expired():  # dead workers' rows first
             claims = self._claim_some(want)
+        if not claims and probing:
+            self.circuit.abort_probe()  # nothing to probe with: another probe later
         return claims
 
     def _claim_some(self, want: int) -> list:

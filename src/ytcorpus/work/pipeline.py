@@ -164,7 +164,8 @@ def transcribe_arrays(engine: Any, audios: Sequence[np.ndarray]) -> list[Transcr
         batch = chunks[k:k + size]
         if loop.detects:
             loop._detect_languages(batch)
-        results = loop.guard.run([(c.item, c.video.language) for c in batch])
+        results = loop.guard.run([(c.item, c.video.language) for c in batch],
+                                 [c.video for c in batch])
         for c, result in zip(batch, results):
             if isinstance(result, BaseException):
                 raise result

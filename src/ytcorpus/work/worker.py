@@ -20,10 +20,11 @@ import time
 import uuid
 from typing import Any
 
-from ..errors import YtcorpusError
+from ..errors import DeviceBrokenError, YtcorpusError, fault_of
 from ..prefetch import Prefetcher
 from .batch import EngineLoop
-from .download import Claimer, Downloader, Held, fault_of
+from .circuit import Circuit
+from .download import Claimer, Downloader, Held
 from .pipeline import pool_seconds
 from .pool import ChunkPool
 from .prepare import PrepareStage, default_prepare_threads
@@ -39,14 +40,6 @@ def worker_name(prefix: str | None, device: str) -> str:
     """Unique per process life: a restarted worker never completes an old claim."""
     base = prefix or f"{socket.gethostname()}-{device.replace(':', '')}"
     return f"{base}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
-
-
-def _circuit() -> Any:
-    try:
-        from .circuit import Circuit  # the resilience helper's unit, when present
-    except ImportError:
-        return None
-    return Circuit()
 
 
 def _metrics(port: int | None) -> Any:
@@ -69,7 +62,7 @@ class Worker:
         self.staged = staged  # ytcorpus.stage.StagedSource (work --stage DIR)
         self.stop_event = threading.Event()
         self.held = Held()
-        self.circuit = _circuit()
+        self.circuit = Circuit()
         self.pool = ChunkPool(pool_seconds(engine, getattr(config, "max_audio_s", None)))
         if metrics is not None:
             self.pool.on_depth = metrics.pool_depth
@@ -145,12 +138,11 @@ class Worker:
         code = 0
         try:
             self.loop.run()
+        except DeviceBrokenError as exc:
+            log.error("the device is broken, releasing everything: %s", exc)
+            code = EXIT_DEVICE_BROKEN
         except YtcorpusError as exc:
-            if type(exc).__name__ == "DeviceBrokenError":
-                log.error("the device is broken: %s", exc)
-                code = EXIT_DEVICE_BROKEN
-            else:
-                self.fatal(exc)
+            self.fatal(exc)
         finally:
             self.stop_event.set()
             self.pool.abort()
