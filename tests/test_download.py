@@ -33,3 +33,30 @@ def test_template_names_files_and_skip_existing_uses_the_archive(tmp_path, media
     r = run_cli("download", media_server.url("tone3.m4a"), "-o", template, "--skip-existing")
     assert r.returncode == 0 and "skip" in r.stdout, r.stderr
     assert len([p for p in out.iterdir() if not p.name.startswith(".")]) == 1
+
+
+def test_no_colour_codes_from_yt_dlp_on_a_terminal(tmp_path, media_server):
+    """On a terminal yt-dlp colours 'ERROR:' unless told not to; the message must not."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "ytcorpus", "download",
+                             media_server.url("x.mp3", "404"), "-o", str(tmp_path)],
+                            stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    text = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 1 and "not_found" in text
+    assert "\x1b[0;31m" not in text and "\x1b[0m [generic]" not in text
