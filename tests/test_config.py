@@ -124,6 +124,6 @@ def test_export_table_sets_shard_size_and_is_checked(tmp_path):
     (tmp_path / "ytcorpus.toml").write_text("[export]\nshard_size = 2\n")
     out = run_cli("--db", db, "export", "shards", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert len(json.loads((tmp_path / "shards" / "manifest.json").read_text())["shards"]) == 3
+    assert len(json.loads((tmp_path / "shards" / ".manifest.json").read_text())["shards"]) == 3
     out = run_cli("--db", db, "export", "more", cwd=tmp_path, env={"YTCORPUS_SHARD_SIZE": "lots"})
     assert out.returncode == 1 and "YTCORPUS_SHARD_SIZE" in out.stderr

@@ -70,8 +70,8 @@ def test_folder_export_shards_and_manifest(tmp_path):
     r = run_cli("--db", db, "export", str(out), "--format", "jsonl", "--shard-size", "10")
     assert r.returncode == 0, r.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["manifest.json", "part-00000.jsonl", "part-00001.jsonl", "part-00002.jsonl"]
-    manifest = json.loads((out / "manifest.json").read_text())
+    assert names == [".manifest.json", "part-00000.jsonl", "part-00001.jsonl", "part-00002.jsonl"]
+    manifest = json.loads((out / ".manifest.json").read_text())
     assert manifest["rows"] == 23 and [s["rows"] for s in manifest["shards"]] == [10, 10, 3]
     lines = [json.loads(line) for p in sorted(out.glob("part-*")) for line in p.open()]
     assert len(lines) == 23 and len({r["video_id"] for r in lines}) == 23

@@ -152,7 +152,7 @@ def test_export_clean_keeps_english_once_and_counts_what_it_removed(tmp_path, sp
     records = [json.loads(line) for line in (out / "part-00000.jsonl").open()]
     assert sorted(r["id"] for r in records) == sorted([ids["en_a"], ids["en_b"]])
     assert all(r["text"] == r["transcript"] and r["quality"]["wpm"] > 100 for r in records)
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / ".manifest.json").read_text())
     removed = manifest["clean"]["removed"]
     assert removed["duplicate"]["rows"] == 1 and removed["no_text"]["rows"] >= 2
     assert removed["language"]["rows"] + removed["no_text"]["rows"] == 5  # de es fr, silences

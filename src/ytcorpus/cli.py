@@ -436,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rich.logging import RichHandler
 
         logging.basicConfig(level=level, format="%(message)s", datefmt="%H:%M:%S",
-                            handlers=[RichHandler(show_path=False)])
+                            handlers=[RichHandler(show_path=False, console=_stderr_console())])
     else:  # logs/worker-N.log, CI: plain lines with timestamps
         logging.basicConfig(level=level, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -444,6 +444,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for noisy in ("faster_whisper", "httpx", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     return run_command(args)
+
+
+def _stderr_console():
+    """Log lines belong on stderr even on a terminal (stdout may be a transcript)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def run_command(args) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import YtcorpusError
+from .manifest import high_water, prepare_folder, write_manifest
 from .tokens import TOKENIZER_NAME
 
 FIELDS = ["video_id", "title", "transcript", "duration_seconds", "speed_ratio", "source", "url",
@@ -182,15 +183,16 @@ def detect_format(out: str, fmt: str | None) -> tuple[str, bool]:
 class ShardedExport:
     """Numbered shards part-00000.<ext> in a folder, rolled by rows or bytes, + manifest."""
 
-    def __init__(self, folder: Path, fmt: str, max_rows: int | None, max_bytes: int | None):
-        self.folder, self.fmt = folder, fmt
+    def __init__(self, folder: Path, fmt: str, max_rows: int | None, max_bytes: int | None,
+                 first: int = 0):
+        self.folder, self.fmt, self.first = folder, fmt, first  # first: the next shard number
         self.max_rows, self.max_bytes = max_rows, max_bytes
         self.shards: list[dict] = []
         self._writer = None
         self._rows = self._tokens = 0
 
     def _open(self) -> None:
-        name = f"part-{len(self.shards):05d}{EXTENSIONS[self.fmt]}"
+        name = f"part-{self.first + len(self.shards):05d}{EXTENSIONS[self.fmt]}"
         self._writer = WRITERS[self.fmt](self.folder / name)
         self._rows = self._tokens = 0
 
@@ -218,9 +220,12 @@ class ShardedExport:
 
 def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
                 shard_size: str = "100000", progress=None,
-                exclude_flags: Iterable[str] = (), keep=None, manifest_extra=None) -> dict:
+                exclude_flags: Iterable[str] = (), keep=None, manifest_extra=None,
+                overwrite: bool = False, previous: dict | None = None) -> dict:
     """Write rows to OUT; returns the manifest (also written for folders). keep(row) ->
-    bool drops rows first (export --clean); manifest_extra() adds to the manifest."""
+    bool drops rows first (export --clean); manifest_extra() adds to the manifest.
+    A folder that already holds shards is refused unless `overwrite` (replace them) or
+    `previous` (its manifest: add shards after them, see export_incremental)."""
     fmt, single = detect_format(out, fmt)
     max_rows, max_bytes = parse_shard_size(shard_size)
     target = Path(out)
@@ -235,16 +240,17 @@ def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
             writer = WRITERS[fmt](tmp)
         else:
             target.mkdir(parents=True, exist_ok=True)
-            for old in target.glob("part-*"):
-                old.unlink()
-            writer = ShardedExport(target, fmt, max_rows, max_bytes)
+            first = prepare_folder(target, overwrite, previous, fmt)
+            writer = ShardedExport(target, fmt, max_rows, max_bytes, first)
     except OSError as exc:
         raise YtcorpusError(f"cannot write {out}: {exc.strerror or exc}") from exc
     totals = {"rows": 0, "tokens": 0, "audio_seconds": 0.0, "skipped_empty": 0,
               "skipped_flags": 0}
     excluded = set(exclude_flags)
+    high = high_water(previous)  # the last completion number seen (export --incremental)
     try:
         for row in rows:
+            high = max(high, row.get("completed_seq") or 0)
             if keep is not None and not keep(row):
                 continue
             if not (row.get("transcript") or "").strip():
@@ -278,8 +284,28 @@ def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
         manifest["files"] = [target.name]
     else:
         manifest["shards"] = writer.shards
-        (target / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        manifest = write_manifest(target, manifest, previous, high)
     return manifest
+
+
+def incremental_start(args) -> tuple[dict | None, int | None]:
+    """export --incremental: (the folder's manifest, its high-water mark); else (None, None)."""
+    if not getattr(args, "incremental", False):
+        return None, None
+    if args.out == "-" or detect_format(args.out, args.format)[1]:
+        raise YtcorpusError("--incremental adds shards to a folder: give a folder as OUT")
+    if getattr(args, "overwrite", False):
+        raise YtcorpusError("--incremental keeps the shards; --overwrite replaces them: "
+                            "choose one")
+    from .manifest import read_manifest
+
+    previous = read_manifest(args.out)
+    if previous is None:
+        if any(Path(args.out).glob("part-*")):
+            raise YtcorpusError(f"{args.out} holds shards but no manifest, so where the last "
+                                "export ended is unknown: use --overwrite, or a new folder")
+        previous = {}  # a first incremental export: everything so far
+    return previous, high_water(previous)
 
 
 def export_command(args) -> int:
@@ -293,6 +319,7 @@ def export_command(args) -> int:
     args.shard_size, args.min_tokens = cfg.shard_size, cfg.min_tokens
     args.exclude_flags = cfg.exclude_flags
 
+    previous, after_seq = incremental_start(args)
     with open_queue(args.db, create=False, read_only=True) as q:
         total = q.stats().completed
         cleaner = None
@@ -302,7 +329,8 @@ def export_command(args) -> int:
 
             cleaner = CleanFilter(duplicate_clusters(q), language=args.language)
         rows = q.iter_completed(since=args.since, min_tokens=args.min_tokens,
-                                language=None if cleaner else args.language)
+                                language=None if cleaner else args.language,
+                                after_seq=after_seq)
         show = sys.stderr.isatty()
         with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(),
                       disable=not show, transient=True) as bar:
@@ -312,7 +340,9 @@ def export_command(args) -> int:
                                    progress=lambda n: bar.update(task, completed=n),
                                    exclude_flags=excluded,
                                    keep=cleaner.keep if cleaner else None,
-                                   manifest_extra=cleaner.report if cleaner else None)
+                                   manifest_extra=cleaner.report if cleaner else None,
+                                   overwrite=getattr(args, "overwrite", False),
+                                   previous=previous)
     where = args.out if "files" in manifest else f"{args.out} ({len(manifest['shards'])} shards)"
     where = "stdout" if args.out == "-" else where
     print(f"exported {manifest['rows']:,} rows, {manifest['tokens']:,} tokens, "

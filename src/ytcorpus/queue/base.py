@@ -434,9 +434,13 @@ class Queue(ABC):
         return dict(row) if row is not None else None
 
     def iter_completed(self, since: str | None = None, *, min_tokens: int | None = None,
-                       language: str | None = None, page: int = 1000) -> Iterator[dict]:
-        """Stream completed rows in id order, one page at a time (flat memory)."""
-        where = ["status = 'completed'", "id > ?"]
+                       language: str | None = None, page: int = 1000,
+                       after_seq: int | None = None) -> Iterator[dict]:
+        """Stream completed rows in id order, one page at a time (flat memory).
+        after_seq: only rows completed after that completion number, in completion order
+        (export --incremental; numbers are handed out in commit order, see schema.py)."""
+        key = "id" if after_seq is None else "completed_seq"
+        where = ["status = 'completed'", f"{key} > ?"]
         extra: list[Any] = []
         if since:
             where.append("completed_at > ?")
@@ -448,8 +452,8 @@ class Queue(ABC):
             where.append("language = ?")
             extra.append(language)
         sql = (f"SELECT {', '.join(EXPORT_FIELDS)} FROM videos WHERE {' AND '.join(where)} "
-               f"ORDER BY id LIMIT {int(page)}")
-        last = 0
+               f"ORDER BY {key} LIMIT {int(page)}")
+        last = after_seq or 0
         while True:
             with self._read_tx() as cur:
                 self._exec(cur, sql, (last, *extra))
@@ -462,7 +466,7 @@ class Queue(ABC):
                 record["flags"] = json.loads(record["flags"] or "[]")
                 record["quality"] = json.loads(record["quality"] or "null")
                 yield record
-            last = rows[-1]["id"]
+            last = rows[-1][key]
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
