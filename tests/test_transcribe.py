@@ -144,3 +144,33 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     assert proc.returncode == 130, err
     assert "ytcorpus: interrupted" in err and "Traceback" not in err
     assert not list(out.glob(".*.part"))  # only whole files were left
+
+
+@pytest.mark.slow
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    """stderr a terminal: a bar with files, audio hours and speed; stdout stays clean."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "ytcorpus", "transcribe", str(ARCTIC),
+                             str(DEMO / "history.mp3"), "-o", str(tmp_path), "--model",
+                             "tiny.en", "--device", "cpu"],
+                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    stdout = proc.communicate(timeout=240)[0]
+    text = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "2/2 files" in text and "h audio" in text and "x realtime" in text
+    assert stdout == b""

@@ -61,13 +61,13 @@ class ByteProgress:
         self.total_files, self.done = total_files, 0
         self.bar = None
         if sys.stderr.isatty():
-            from rich.console import Console
+            from .progress import log_console
             from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
                                        TimeRemainingColumn, TransferSpeedColumn)
 
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                                 TransferSpeedColumn(), TimeRemainingColumn(),
-                                console=Console(stderr=True))
+                                console=log_console())
             self.bar.start()
             self.task = self.bar.add_task(self._label(""), total=None)
 

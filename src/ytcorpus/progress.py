@@ -37,6 +37,18 @@ def _duration(seconds: float | None) -> str:
     return f"{days}d {hours}h" if days else f"{hours}h {rest // 60}m"
 
 
+def log_console():
+    """The console the log lines go to (a RichHandler's), so the live line and log lines
+    share one terminal writer; else a stderr console."""
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, RichHandler):
+            return handler.console
+    return Console(stderr=True)
+
+
 class WorkProgress:
     def __init__(self, *, interval: float = 60.0, terminal: bool | None = None,
                  queue_left: Callable[[], int] | None = None, metrics=None,
@@ -147,11 +159,10 @@ class WorkProgress:
             log.info("%s", self.line())
 
     def _run_live(self) -> None:
-        from rich.console import get_console
         from rich.live import Live
         from rich.text import Text
 
-        with Live(Text(self.line()), console=get_console(), refresh_per_second=2,
+        with Live(Text(self.line()), console=log_console(), refresh_per_second=2,
                   transient=True) as live:
             while not self._stop.wait(1.0):
                 live.update(Text(self.line()))

@@ -262,7 +262,7 @@ class TranscribeProgress:
 
     def __enter__(self):
         if sys.stderr.isatty():
-            from rich.console import Console
+            from .progress import log_console
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
             for inp in self.inputs:
@@ -273,7 +273,7 @@ class TranscribeProgress:
                 TextColumn("{task.description}"), BarColumn(),
                 TextColumn("{task.fields[files]}"), TextColumn("{task.fields[hours]}"),
                 TextColumn("{task.fields[speed]}"), TimeRemainingColumn(),
-                console=Console(stderr=True), transient=False)
+                console=log_console(), transient=False)
             self.bar.start()
             self.task = self.bar.add_task("transcribing", total=total, files=self._files(),
                                           hours=self._hours(total), speed="")
