@@ -127,3 +127,16 @@ def test_export_table_sets_shard_size_and_is_checked(tmp_path):
     assert len(json.loads((tmp_path / "shards" / ".manifest.json").read_text())["shards"]) == 3
     out = run_cli("--db", db, "export", "more", cwd=tmp_path, env={"YTCORPUS_SHARD_SIZE": "lots"})
     assert out.returncode == 1 and "YTCORPUS_SHARD_SIZE" in out.stderr
+
+
+@pytest.mark.parametrize("env,value", [
+    ("YTCORPUS_MIN_THROUGHPUT", "fast"), ("YTCORPUS_RATE_LIMIT", "5 megs"),
+    ("YTCORPUS_SOCKET_TIMEOUT", "0"), ("YTCORPUS_DOWNLOADS_PER_HOUR", "-1"),
+    ("YTCORPUS_RETRIES", "-2"), ("YTCORPUS_PROXIES", "")])
+def test_fetch_settings_are_checked(clean_env, monkeypatch, env, value):
+    monkeypatch.setenv(env, value)
+    if value == "":  # an empty list is a valid setting: no proxies
+        assert build(FetchConfig).proxies == ()
+        return
+    with pytest.raises(ConfigError, match=env):
+        build(FetchConfig)
