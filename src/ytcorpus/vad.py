@@ -52,6 +52,8 @@ def stream_speech(blocks: Iterable[np.ndarray], *, max_chunk_s: float = 30.0,
             held += block.size
             if held < window:
                 continue
+        if not parts:
+            return  # the stream ended right at a window's end
         buffer = np.concatenate(parts) if len(parts) != 1 else parts[0]
         parts, held = [], 0
         regions = speech_regions(buffer, max_chunk_s)

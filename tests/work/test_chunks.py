@@ -74,3 +74,23 @@ def test_the_pool_blocks_producers_at_its_bound_and_never_passes_it():
         if got:
             pool.release(got)
     assert pool.peak <= 50
+
+
+def test_streaming_vad_gives_the_whole_file_regions_window_by_window(speech_clips):
+    """Speech in a long stream, fed in blocks: the regions match one whole-array pass
+    closely (windows restart the VAD's state), and a stream ending exactly at a window's
+    end is fine."""
+    from ytcorpus.vad import WINDOW_S, speech_regions, stream_speech
+
+    gap = np.zeros(SR, np.float32)
+    audio = np.concatenate([x for _, a, _ in speech_clips for x in (a, gap)] * 4)
+    whole = speech_regions(audio)
+    blocks = [audio[k:k + 7 * SR] for k in range(0, audio.size, 7 * SR)]
+    streamed = [r for r, _ in stream_speech(blocks)]
+    assert abs(len(streamed) - len(whole)) <= 2
+    total = sum(r["end"] - r["start"] for r in whole)
+    assert abs(sum(r["end"] - r["start"] for r in streamed) - total) < 0.05 * total
+    assert all(a["end"] <= b["start"] for a, b in zip(streamed, streamed[1:]))
+    exact = audio[:int(WINDOW_S * SR)]
+    assert [r for r, _ in stream_speech([exact])] == [
+        {"start": r["start"], "end": r["end"]} for r in speech_regions(exact)]
