@@ -15,6 +15,14 @@ from pgserver import PostgresServer
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_pace_dir(tmp_path_factory):
+    """Route pace and rests are shared by a host's processes (ytcorpus.pacing): tests keep
+    theirs apart from the user's, and a test's rest never reaches another test's route."""
+    os.environ["YTCORPUS_PACE_DIR"] = str(tmp_path_factory.mktemp("pace"))
+    yield
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     if os.environ.get("YTCORPUS_SKIP_POSTGRES"):

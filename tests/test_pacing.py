@@ -18,6 +18,9 @@ from ytcorpus.errors import RetryableError
 from ytcorpus.fetch import Fetcher
 from ytcorpus.pacing import AllRoutesResting, RoutePool, parse_routes
 
+# the pace holds between the moments requests leave; a loaded 2-core machine adds up to
+# a few hundred ms between leaving yt-dlp and arriving at the proxy
+TOLERANCE_S = 0.4
 NAMES = ["tone3.webm", "tone3.m4a", "tone3.mp3", "tone3.ogg", "tone3.wav", "tone10.webm"]
 
 
@@ -91,7 +94,7 @@ def _first_arrivals(proxy) -> list[float]:
 
 
 def test_each_route_keeps_its_configured_pace(tmp_path, proxies, media_server):
-    interval = 1.5
+    interval = 2.0
     fetcher = _fetcher(tmp_path, proxies, downloads_per_hour=3600 / interval, pace_jitter=0)
     for name in NAMES:
         fetcher.fetch(name.replace(".", "_"), media_server.url(name)).cleanup()
@@ -99,7 +102,7 @@ def test_each_route_keeps_its_configured_pace(tmp_path, proxies, media_server):
         times = _first_arrivals(proxy)
         assert len(times) == len(NAMES) // 2  # the two routes took turns
         gaps = [b - a for a, b in zip(times, times[1:])]
-        assert min(gaps) >= interval - 0.2, gaps  # a bound, not a race
+        assert min(gaps) >= interval - TOLERANCE_S, gaps  # a bound, not a race
     assert [r["success"] for r in fetcher.routes.snapshot()] == [3, 3]
 
 
@@ -155,3 +158,42 @@ def test_proxy_cookie_pairs_and_unpaced_hosts(tmp_path):
     assert not f.paced("http://127.0.0.1:8000/a.mp3")
     assert f.options("x", paced=True)["sleep_interval_requests"] == 0.75
     assert "sleep_interval_requests" not in f.options("x", paced=False)
+
+
+def test_processes_on_one_host_share_a_route_pace(tmp_path, proxies, media_server):
+    """Two processes through one route (same host, same IP) keep one pace between them."""
+    import os
+    import subprocess
+    import sys
+
+    proxy, interval = proxies[0], 2.0
+    procs = []
+    for k in range(2):
+        urls = [media_server.url(n) for n in NAMES[3 * k:3 * k + 3]]
+        script = ("import sys\nfrom ytcorpus.config import FetchConfig\n"
+                  "from ytcorpus.fetch import Fetcher\n"
+                  f"f = Fetcher(FetchConfig(work_dir={str(tmp_path / str(k))!r}, retries=0, "
+                  f"proxies=({proxy.url!r},), pace_hosts=('127.0.0.1',), sleep_requests=0, "
+                  f"downloads_per_hour={3600 / interval}, pace_jitter=0))\n"
+                  f"for i, url in enumerate({urls!r}):\n"
+                  f"    f.fetch('p{k}v%d' % i, url).cleanup()\n")
+        procs.append(subprocess.Popen([sys.executable, "-c", script], env=os.environ.copy(),
+                                      stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        assert p.wait(120) == 0, p.stderr.read()[-2000:]
+    times = sorted(_first_arrivals(proxy))
+    assert len(times) == len(NAMES)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= interval - TOLERANCE_S, gaps
+
+
+def test_a_rest_seen_by_one_process_holds_for_the_others(tmp_path):
+    from ytcorpus.pacing import MachinePace
+
+    shared = tmp_path / "pace"
+    a = RoutePool(parse_routes(["http://p:1"], None), per_hour=0, machine=MachinePace(shared))
+    b = RoutePool(parse_routes(["http://p:1"], None), per_hour=0, machine=MachinePace(shared))
+    a.report(a.acquire(), "bot_check")
+    with pytest.raises(AllRoutesResting):
+        b.reserve()
+    assert b.routes[0].rest_s == 300

@@ -179,7 +179,8 @@ def test_fetch_releases_a_429_uncharged_and_exits_75_when_every_route_rests(
     db = str(tmp_path / "q.db")
     with open_queue(db) as q:
         q.add([media_server.url("tone3.webm", "flaky429") + f"?n={i}" for i in range(3)])
-    env = {"YTCORPUS_PACE_HOSTS": "127.0.0.1", "YTCORPUS_DOWNLOADS_PER_HOUR": "0"}
+    env = {"YTCORPUS_PACE_HOSTS": "127.0.0.1", "YTCORPUS_DOWNLOADS_PER_HOUR": "0",
+           "YTCORPUS_PACE_DIR": str(tmp_path / "pace")}  # its rest stays with this test
     r = run_cli("--db", db, "fetch", "--stage", str(tmp_path / "stage"), "--exit-when-empty",
                 "--download-threads", "1", "--work-dir", str(tmp_path / "work"), env=env)
     assert r.returncode == 75, r.stderr[-2000:]

@@ -33,7 +33,7 @@ FILE_NAME = "ytcorpus.toml"
 PREFIX = "YTCORPUS_"
 # YTCORPUS_* variables that are not a stage field (read elsewhere, or by launch.sh/tests)
 OTHER_ENV = {"DB", "CONFIG", "CACHE", "HF_MODE", "HF_DTYPE", "LOG_DIR", "READY_TIMEOUT",
-             "STOP_TIMEOUT", "SKIP_POSTGRES"}
+             "STOP_TIMEOUT", "SKIP_POSTGRES", "RESTART_DELAY", "RESTART_MAX", "NVIDIA_SMI"}
 TOP_LEVEL_KEYS = {"db"}
 SECRET_FIELDS = {"cookies"}
 
@@ -254,6 +254,7 @@ class FetchConfig:
     sleep_requests: float = 0.75         # yt-dlp's `-t sleep` value, paced hosts only
     proxy_rest_max_s: float = 4 * 3600.0  # a route's rest doubles per 429/bot check to this
     plugin_dirs: tuple[str, ...] = ()    # yt-dlp plugin folders (e.g. PO-token providers)
+    pace_dir: str | None = None          # pace shared by this host's processes; "off": none
 
 
 @dataclass(frozen=True)

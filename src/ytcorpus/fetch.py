@@ -229,12 +229,11 @@ class Fetcher:
         ydl = self._ydl(video_id, route, paced)
 
         def first_request() -> None:  # the route's pace slot: the first request goes out now
-            while (left := start - time.monotonic()) > 0:
+            slot = self.routes.take_slot(route) if paced else start
+            while (left := slot - time.monotonic()) > 0:
                 watch.progress(None)  # raises once stopped (close())
                 time.sleep(min(left, 0.5))
             watch.started = time.monotonic()  # the deadline counts from the request
-            if paced:
-                self.routes.started(route, start)
 
         ydl.gate = first_request
         with self.watchdog.watch(video_id) as watch:
