@@ -171,6 +171,9 @@ class RoutePool:
         """Seconds until some route is out of its rest (0 when one is ready now)."""
         with self._lock:
             wall = time.time()
+            if self.machine is not None:
+                for r in self.routes:
+                    self.machine.sync_rest(r)
             return max(0.0, min(r.rest_until for r in self.routes) - wall)
 
     def report(self, route: Route, outcome: str, error: str | None = None, *,
