@@ -197,3 +197,14 @@ def test_sigterm_stops_a_stuck_download_and_leaves_no_file(tmp_path, dribble):
             q._exec(cur, "SELECT attempts FROM videos")
             attempts = [r["attempts"] for r in cur.fetchall()]
     assert (s.pending, s.processing, attempts) == (1, 0, [0])  # released, uncharged
+
+
+def test_waiting_for_a_pace_slot_is_not_a_slow_download(tmp_path, media_server):
+    fetcher = Fetcher(FetchConfig(work_dir=str(tmp_path / "w"), retries=0, sleep_requests=0,
+                                  pace_hosts=("127.0.0.1",), downloads_per_hour=3600 / 5,
+                                  pace_jitter=0, pace_dir=str(tmp_path / "pace"),
+                                  min_throughput="1K", throughput_window_s=2,
+                                  download_grace_s=1))
+    fetcher.fetch("first", media_server.url("tone3.webm")).cleanup()
+    got = fetcher.fetch("second", media_server.url("tone3.m4a"))  # waits ~5 s for its slot
+    assert got.path.stat().st_size > 0

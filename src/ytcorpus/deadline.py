@@ -72,6 +72,7 @@ class Watch:
     samples: deque = field(default_factory=lambda: deque(maxlen=4096))
     sockets: list = field(default_factory=list)
     expired: str | None = None
+    waiting: bool = False  # waiting for its pace slot: no deadline runs meanwhile
 
     def progress(self, downloaded_bytes: int | None) -> None:
         """From yt-dlp's progress hook; raises once the watchdog gave up on it."""
@@ -108,6 +109,8 @@ class Watchdog:
 
     def overdue(self, w: Watch, now: float) -> str | None:
         """Why this download must stop now, or None."""
+        if w.waiting:
+            return None
         age = now - w.started
         if self.max_s and age > self.max_s:
             return f"took over {self.max_s:.0f} s"

@@ -230,10 +230,14 @@ class Fetcher:
 
         def first_request() -> None:  # the route's pace slot: the first request goes out now
             slot = self.routes.take_slot(route) if paced else start
-            while (left := slot - time.monotonic()) > 0:
-                watch.progress(None)  # raises once stopped (close())
-                time.sleep(min(left, 0.5))
-            watch.started = time.monotonic()  # the deadline counts from the request
+            watch.waiting = True  # a long wait for a busy route is not a slow download
+            try:
+                while (left := slot - time.monotonic()) > 0:
+                    watch.progress(None)  # raises once stopped (close())
+                    time.sleep(min(left, 0.5))
+            finally:
+                watch.waiting = False
+                watch.started = time.monotonic()  # the deadline counts from the request
 
         ydl.gate = first_request
         with self.watchdog.watch(video_id) as watch:
