@@ -10,8 +10,6 @@ re-encoded, trimmed copies vs different lectures on one topic (bench/quality.py)
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 from .loops import normalize
@@ -56,11 +54,24 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a == b))
 
 
-def band_hashes(sig: np.ndarray, bands: int = BANDS, rows: int = ROWS) -> list[tuple[int, int]]:
+# fixed odd 64-bit multipliers: every node must bucket alike
+_MULT = np.random.Generator(np.random.PCG64(20261202)).integers(
+    1, 2**63, size=(BANDS, ROWS), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+def band_hashes_many(sigs: np.ndarray) -> np.ndarray:
+    """(N, NUM_PERM) signatures -> (N, BANDS) signed 64-bit band hashes: each band's ROWS
+    values mixed with fixed multipliers (wrapping uint64 arithmetic) and a final avalanche,
+    vectorized so that filling a table of millions of rows is fast."""
+    v = sigs[:, :BANDS * ROWS].astype(np.uint64).reshape(len(sigs), BANDS, ROWS)
+    with np.errstate(over="ignore"):
+        h = (v * _MULT).sum(axis=2, dtype=np.uint64) + np.arange(BANDS, dtype=np.uint64)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+    return h.view(np.int64)
+
+
+def band_hashes(sig: np.ndarray) -> list[tuple[int, int]]:
     """(band index, signed 64-bit hash of that band's values) for each band."""
-    raw = sig.astype("<u4")
-    out = []
-    for b in range(bands):
-        digest = hashlib.blake2b(raw[b * rows:(b + 1) * rows].tobytes(), digest_size=8).digest()
-        out.append((b, int.from_bytes(digest, "little", signed=True)))
-    return out
+    return [(b, int(h)) for b, h in enumerate(band_hashes_many(sig[None, :])[0])]
