@@ -6,6 +6,7 @@ from __future__ import annotations
 from .cleaning import (COMPRESSION_RATIO, LOGPROB_FLOOR, MAX_REPEATS, MIN_SPEECH_SECONDS,
                        NO_SPEECH_PROB, SAMPLE_RATE, clean_segments, compression_ratio,
                        cut_repetitions, is_no_speech)
+from .language import UNDETERMINED, metadata_language
 from .transcript import build_transcript, no_speech
 
 try:  # the VAD moves to ytcorpus.vad; keep both names importable from here
@@ -16,5 +17,6 @@ except ImportError:  # pragma: no cover - until ytcorpus/vad.py exists
 __all__ = [
     "COMPRESSION_RATIO", "LOGPROB_FLOOR", "MAX_REPEATS", "MIN_SPEECH_SECONDS", "NO_SPEECH_PROB",
     "SAMPLE_RATE", "build_transcript", "clean_segments", "compression_ratio", "cut_repetitions",
-    "is_no_speech", "no_speech", "speech_regions", "speech_seconds",
+    "UNDETERMINED", "is_no_speech", "metadata_language", "no_speech", "speech_regions",
+    "speech_seconds",
 ]
