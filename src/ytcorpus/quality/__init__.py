@@ -9,10 +9,7 @@ from .cleaning import (COMPRESSION_RATIO, LOGPROB_FLOOR, MAX_REPEATS, MIN_SPEECH
 from .language import UNDETERMINED, metadata_language
 from .transcript import build_transcript, no_speech
 
-try:  # the VAD moves to ytcorpus.vad; keep both names importable from here
-    from ..vad import speech_regions, speech_seconds
-except ImportError:  # pragma: no cover - until ytcorpus/vad.py exists
-    from .cleaning import speech_regions, speech_seconds
+from ..vad import speech_regions, speech_seconds  # the VAD lives there; still importable here
 
 __all__ = [
     "COMPRESSION_RATIO", "LOGPROB_FLOOR", "MAX_REPEATS", "MIN_SPEECH_SECONDS", "NO_SPEECH_PROB",

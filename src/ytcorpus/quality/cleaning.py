@@ -1,9 +1,8 @@
 """Segment cleaning shared by every engine: no-speech segments, markers, loops in a segment.
 
 Whisper writes words into silence and music ("you", "Thanks for watching!") and can
-loop on one phrase. Speech is found with the Silero VAD that faster-whisper ships; the
-model only sees speech, segments flagged as no-speech are dropped, non-speech markers
-are removed, and repetition loops are cut.
+loop on one phrase. The model only sees speech (ytcorpus.vad); segments flagged as
+no-speech are dropped, non-speech markers are removed, and repetition loops are cut.
 """
 
 from __future__ import annotations
@@ -11,8 +10,6 @@ from __future__ import annotations
 import re
 import zlib
 from typing import Iterable
-
-import numpy as np
 
 from ..models import Segment
 
@@ -25,20 +22,6 @@ MAX_REPEATS = 2             # keep an n-gram at most this many times in a row
 
 _NON_SPEECH = re.compile(r"\[[^\]]*\]|\([^)]*(?:music|applause|laughter|silence|"
                          r"inaudible|noise)[^)]*\)|[♪♫♬]+", re.IGNORECASE)
-
-
-def speech_regions(audio: np.ndarray, max_chunk_s: float = 30.0) -> list[dict]:
-    """Speech spans in samples ({"start", "end"}), from the Silero VAD."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    if audio.size < SAMPLE_RATE // 10:
-        return []
-    options = VadOptions(max_speech_duration_s=max_chunk_s, min_silence_duration_ms=160)
-    return get_speech_timestamps(audio, options)
-
-
-def speech_seconds(regions: Iterable[dict]) -> float:
-    return sum(r["end"] - r["start"] for r in regions) / SAMPLE_RATE
 
 
 def compression_ratio(text: str) -> float:
