@@ -43,15 +43,12 @@ def worker_name(prefix: str | None, device: str) -> str:
 
 
 def _metrics(port: int | None) -> Any:
-    try:
-        from ..metrics import WorkerMetrics  # the user helper's unit, when present
-    except ImportError:
+    """Prometheus gauges (ytcorpus.metrics); a port in use is a ConfigError."""
+    if not port:
         return None
-    try:
-        return WorkerMetrics(port)
-    except Exception as exc:  # noqa: BLE001 - metrics never stop a worker
-        log.warning("metrics disabled: %s", exc)
-        return None
+    from ..metrics import WorkerMetrics
+
+    return WorkerMetrics(port)
 
 
 class Worker:
@@ -105,6 +102,9 @@ class Worker:
                     save_routes(self.queue, self.name, routes.snapshot())
             except YtcorpusError as exc:  # a slow database must not kill the worker
                 log.warning("heartbeat failed (will retry): %s", exc)
+            if self.metrics is not None:
+                self.metrics.circuit_state(self.circuit.state)
+                self.metrics.pool_depth(self.pool.ready())
 
     def _download(self, video):
         with self._videos_lock:
