@@ -141,6 +141,18 @@ def test_a_broken_plugin_stops_the_worker_and_its_rows_are_not_charged(tmp_path,
         assert (s.pending, s.processing, s.error, s.completed) == (3, 0, 0, 0)
 
 
+def test_a_row_that_crashed_a_worker_is_processed_alone(tmp_path, short_files):
+    engine = load_engine(FREE, None, "cpu", batch_size=8)
+    with open_queue(str(tmp_path / "q.db")) as q:
+        q.add(short_files[:3])
+        with q._write_tx() as cur:
+            q._exec(cur, "UPDATE videos SET crashes = 1 WHERE url = ?",
+                    (Path(short_files[0]).as_uri(),))
+        assert _worker(q, engine, tmp_path, prepare_threads=1).run() == 0
+        assert q.stats().completed == 3
+    assert engine.batches == [1, 2]  # alone, then the other two together
+
+
 @pytest.mark.slow
 def test_a_two_hour_input_and_forty_short_ones_fill_every_batch(tmp_path, long_file,
                                                                  short_files):
