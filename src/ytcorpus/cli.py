@@ -138,6 +138,7 @@ def cmd_config(args) -> int:
 def cmd_work(args) -> int:
     from .worker import run_worker
 
+    _open(args).close()  # a missing database is an error here, not a new empty one
     return run_worker(args)
 
 
@@ -173,7 +174,7 @@ def cmd_monitor(args) -> int:
 
 
 def cmd_discover(args) -> int:
-    from .discover import discover_command
+    from .discover_cli import discover_command
 
     return discover_command(args)
 
@@ -402,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve queue-wide gauges on this port (/metrics)")
     s.set_defaults(func=cmd_monitor)
 
-    from .discover import add_discover_parser
+    from .discover_cli import add_discover_parser
 
     add_discover_parser(sub, cmd_discover)
 
