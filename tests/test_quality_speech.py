@@ -161,3 +161,46 @@ def test_export_clean_keeps_english_once_and_counts_what_it_removed(tmp_path, sp
     plain = run_cli("--db", db, "export", str(tmp_path / "all.jsonl"))
     with_text = 8 - removed["no_text"]["rows"]  # without --clean: every row with text, as before
     assert plain.returncode == 0 and f"exported {with_text} rows" in plain.stdout
+
+
+def test_work_language_en_ends_other_languages_as_wrong_language(tmp_path, speech,
+                                                                  media_dir, media_server):
+    """End to end: `ytcorpus work --language en` over served audio: German and French
+    speech through the English-only model fail as wrong_language; English completes with
+    its quality and language source; export --clean ships only the English lecture."""
+    import json
+    import shutil
+
+    from conftest import run_cli
+    from ytcorpus.queue import open_queue
+
+    urls = {}
+    for name in ("en_a", "de", "fr"):
+        served = media_dir / f"quality_{name}{speech[name][0].suffix}"
+        shutil.copy(speech[name][0], served)
+        urls[name] = media_server.url(served.name)
+    db = str(tmp_path / "data.db")
+    assert run_cli("--db", db, "add", *urls.values()).returncode == 0
+    done = run_cli("--db", db, "work", "--device", "cpu", "--model", "tiny.en",
+                   "--exit-when-empty", "--language", "en", "--work-dir",
+                   str(tmp_path / "work"), timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open_queue(db) as q:
+        rows = {r["url"]: r for r in q.iter_completed()}
+        errors = {n: q.get(q_id) for n, q_id in _ids_by_url(q, urls).items()}
+    english = rows[urls["en_a"]]
+    assert english["language"] == "en" and english["language_source"] == "signals"
+    assert english["quality"]["wpm"] > 100
+    for name in ("de", "fr"):
+        assert (errors[name]["status"], errors[name]["error_kind"]) == ("error",
+                                                                        "wrong_language")
+    out = tmp_path / "clean.jsonl"
+    assert run_cli("--db", db, "export", str(out), "--clean").returncode == 0
+    assert [json.loads(line)["url"] for line in out.open()] == [urls["en_a"]]
+
+
+def _ids_by_url(q, urls: dict) -> dict:
+    with q._read_tx() as cur:
+        q._exec(cur, "SELECT video_id, url FROM videos")
+        by_url = {r["url"]: r["video_id"] for r in cur.fetchall()}
+    return {name: by_url[url] for name, url in urls.items()}
