@@ -13,7 +13,8 @@ from yt_dlp.utils import ExtractorError
 
 from ytcorpus.cli import build_parser
 from ytcorpus.discover import (DiscoverOptions, Discoverer, catalog_channels, catalog_queries,
-                               channel_url, discover_command, load_catalog)
+                               channel_url, load_catalog)
+from ytcorpus.discover_cli import discover_command
 from ytcorpus.queue import open_queue
 
 PAGE = 30  # entries per continuation page of a channel's videos tab
