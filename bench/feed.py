@@ -5,14 +5,18 @@ faster-whisper's `decode_audio` + Silero VAD on one thread on the same file.
 
     python bench/feed.py [--minutes 10] [--videos 4] [--threads 1,2]
 
-Prints x realtime per thread count, scaling against one thread, and the ratio to
-2 x the single-thread decode+VAD rate (issue 11: >= 1.5x and >= 0.6).
+Prints x realtime per thread count, scaling against one thread, the ratio to 2 x the
+single-thread decode+VAD rate (issue 11: >= 1.5x and >= 0.6), and the cores the process
+actually got (CPU seconds per wall second): on a shared machine the scaling can be no
+better than the cores available, and x realtime per core shows whether threads (GIL) or
+the machine limit it.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -44,7 +48,8 @@ def reference_rate(path: Path) -> float:
     return audio.size / 16000 / (time.perf_counter() - t)
 
 
-def work_rate(urls: list[str], tmp: Path, prepare_threads: int, batch: int) -> float:
+def work_rate(urls: list[str], tmp: Path, prepare_threads: int, batch: int) -> tuple:
+    """(x realtime, cores used: process CPU seconds per wall second)."""
     engine = load_engine("free_engine:FreeEngine", None, "cpu", batch_size=batch)
     db = str(tmp / f"q{time.time_ns()}.db")
     with open_queue(db) as q:
@@ -54,11 +59,12 @@ def work_rate(urls: list[str], tmp: Path, prepare_threads: int, batch: int) -> f
                               exit_when_empty=True)
         worker = Worker(q, engine, Fetcher(FetchConfig(work_dir=str(tmp / "work"))), config,
                         name="feed")
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         worker.run()
         wall = time.perf_counter() - t
+        cores = (time.process_time() - cpu) / wall
         assert q.stats().completed == len(urls), q.stats()
-    return worker.audio_seconds / wall
+    return worker.audio_seconds / wall, cores
 
 
 def main() -> None:
@@ -89,10 +95,14 @@ def main() -> None:
     one = rates.get(1)
     print(f"reference: faster-whisper decode_audio + Silero VAD, 1 thread: {ref:.0f}x "
           f"realtime (2 x = {2 * ref:.0f}x)")
-    print(f"{'prepare threads':>15} {'x realtime':>11} {'vs 1 thread':>12} {'vs 2 x ref':>11}")
-    for n, rate in rates.items():
-        scale = f"{rate / one:.2f}" if one else "-"
-        print(f"{n:>15} {rate:>11.0f} {scale:>12} {rate / (2 * ref):>11.2f}")
+    print(f"{'prepare threads':>15} {'x realtime':>11} {'vs 1 thread':>12} {'vs 2 x ref':>11} "
+          f"{'cores used':>11} {'xRT per core':>13}")
+    for n, (rate, cores) in rates.items():
+        scale = f"{rate / one[0]:.2f}" if one else "-"
+        print(f"{n:>15} {rate:>11.0f} {scale:>12} {rate / (2 * ref):>11.2f} {cores:>11.2f} "
+              f"{rate / cores:>13.0f}")
+    print(f"machine load average while running: {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
