@@ -90,3 +90,17 @@ def test_paragraphs_at_long_pauses():
                {"start": int(8.7 * 16000), "end": 11 * 16000}]
     t = build_transcript(segs, 12.0, "en", 10.0, regions=regions)
     assert t.text == "One. Two.\n\nThree." and t.quality["words"] == 3
+
+
+def test_multilingual_model_without_a_language_reads_the_words():
+    german = [Segment(i * 5, i * 5 + 4.5, s) for i, s in enumerate((
+        "Die Druckerpresse hat die Geschichte der Welt verändert.",
+        "Bevor sie erfunden wurde, wurden Bücher mit der Hand abgeschrieben.",
+        "Plötzlich konnte eine Werkstatt Hunderte von Kopien herstellen.",
+        "Ideen verbreiteten sich schneller als je zuvor."))]
+    t = build_transcript(german, 20.0, None, 18.0, multilingual=True)
+    assert (t.language, t.language_source) == ("und", "signals")
+    t = build_transcript(german, 20.0, None, 18.0, multilingual=True, metadata_language="de")
+    assert (t.language, t.language_source) == ("de", "metadata")
+    t = build_transcript(lecture_segments(), 20.0, None, 18.0, multilingual=True)
+    assert (t.language, t.language_source) == ("en", "signals")

@@ -22,6 +22,20 @@ LANG_MAX_DUP_5GRAM = 0.5
 
 UNDETERMINED = "und"  # ISO 639-2: speech present, language not the model's
 
+# English function words: they make up 40-50% of running English text and almost none of
+# German, Spanish or French text (which a multilingual model writes in its own language)
+ENGLISH_WORDS = frozenset("""the of and to a in is that it for was on are as with he be at
+by this have from or one had not but what all were when we there can an your which their
+said if do will each about how up out them then she many some so these would other into
+has more her two like him see time could no make than been who its now my made over did
+down only way find use may long very after our just where most know get through back
+much before also any new you they i me our us should""".split())
+MIN_ENGLISH_WORD_SHARE = 0.25
+
+
+def english_word_share(words: list[str]) -> float:
+    return sum(w in ENGLISH_WORDS for w in words) / len(words) if words else 0.0
+
 
 def metadata_language(info: dict | None) -> str | None:
     """The spoken language yt-dlp's info dict states (before download), as a short code.
@@ -62,11 +76,18 @@ def decide(model_language: str | None, q: dict, *, multilingual: bool | None = N
            metadata: str | None = None) -> tuple[str | None, str | None]:
     """(language, language_source) of one transcript.
 
-    multilingual=True: the model detected the language itself; it wins. Otherwise the
-    model can only write English (or said nothing): the signals decide English or not;
-    when not, the metadata's language if it names another one, else "und"."""
+    multilingual=True: the model's detection wins; without one, the share of English
+    function words in what it wrote decides. Otherwise the model can only write English:
+    its decoding signals decide English or not. When not English: the metadata's
+    language if it names another one, else "und"."""
     if multilingual and model_language:
         return model_language, "model"
+    if multilingual and q.get("english_word_share") is not None and q.get("words", 0) >= 20:
+        # a multilingual model that named no language wrote the words it heard: read them
+        if q["english_word_share"] >= MIN_ENGLISH_WORD_SHARE:
+            return "en", "signals"
+        return (metadata, "metadata") if metadata and metadata != "en" else (UNDETERMINED,
+                                                                              "signals")
     if model_language and model_language != "en":  # an engine that detected a language
         return model_language, "model"
     english = signals_say_english(q)

@@ -12,6 +12,7 @@ from collections import Counter
 from ..models import Segment
 from .cleaning import compression_ratio
 from .hallucination import stock_phrase_share
+from .language import english_word_share
 from .loops import normalize
 
 TOP_NGRAM_N = (2, 3, 4)
@@ -85,6 +86,7 @@ def measure(segments: list[Segment], duration: float, speech_s: float | None,
         "dup_para_char_frac": round(dup_para_chars, 3),
         "stock_phrase_share": round(stock_phrase_share(segments), 3),
         "loops_cut": loops_cut,
+        "english_word_share": round(english_word_share(words), 3),
     }
     for n in TOP_NGRAM_N:
         q[f"top_{n}gram_share"] = round(top_ngram_share(words, n), 3)
