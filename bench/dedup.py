@@ -8,7 +8,9 @@ depends on the index, not on the text); then, side by side in one run:
   signature       MinHash of that transcript alone (CPU, outside the transaction)
   query           duplicates_of(row): the band lookups + signature checks for one row
 
-    python bench/dedup.py [--rows 1000000] [--db postgresql://...] [--samples 200]
+    python bench/dedup.py [--rows 1000000] [--samples 200] [--db postgresql://... | --postgres]
+
+--postgres starts a throwaway PostgreSQL cluster (tests/pgserver.py).
 """
 
 from __future__ import annotations
@@ -83,8 +85,24 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--db", help="a PostgreSQL URL (default: a fresh SQLite file)")
+    p.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL cluster")
     p.add_argument("--samples", type=int, default=200)
     args = p.parse_args()
+    server = None
+    if args.postgres:
+        sys.path.append(str(ROOT / "tests"))
+        from pgserver import PostgresServer
+
+        server = PostgresServer()
+        args.db = server.new_database()
+    try:
+        run(args)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def run(args) -> None:
     db = args.db or str(Path(tempfile.mkdtemp(prefix="bench-dedup-")) / "data.db")
     rng = random.Random(7)
     with open_queue(db) as q:
@@ -98,12 +116,13 @@ def main() -> None:
             dedup.signature(text)
         sig_ms = (time.perf_counter() - t) / 20 * 1000
         with_dedup = timed_completions(q, args.samples, "c", rng)
-        real_store = queue_base.store_completion
+        real = queue_base.store_completion, queue_base.signature_of
         queue_base.store_completion = lambda *a, **k: None
+        queue_base.signature_of = lambda result: None
         try:
             plain = timed_completions(q, args.samples, "p", rng)
         finally:
-            queue_base.store_completion = real_store
+            queue_base.store_completion, queue_base.signature_of = real
         sample = [f"b{random.Random(i).randrange(args.rows):010d}" for i in range(args.samples)]
         query = []
         for video_id in sample:

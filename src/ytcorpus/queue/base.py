@@ -8,22 +8,49 @@ by the lease holder — lives here, so SQLite and PostgreSQL behave the same.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import random
 import time
 from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..errors import (KINDS, UNKNOWN_MAX_ATTEMPTS, YtcorpusError, classify, fault_of,
-                      video_error)
+from ..errors import (KINDS, UNKNOWN_MAX_ATTEMPTS, DatabaseUnavailableError, YtcorpusError,
+                      classify, fault_of, video_error)
 from ..ids import parse_source
 from ..models import AddResult, Claim, InvalidSource, Result, Stats, Video
-from .quality import store_completion
+from .quality import signature_of, store_completion
 from .staging import store_audio
 from .schema import EXPORT_FIELDS
 
 ADD_BATCH = 5000
+log = logging.getLogger(__name__)
+
+
+def _patient(method):
+    """Repeat a write that is safe to repeat while the database is unavailable (each is
+    guarded by who holds the row, so a second try after a lost commit changes nothing),
+    up to the queue's outage_wait_s; then raise DatabaseUnavailableError. Claims are not
+    repeated: a claim whose commit was lost would hold rows nobody works on."""
+
+    @functools.wraps(method)
+    def patient(self, *args, **kwargs):
+        deadline = time.monotonic() + self.outage_wait_s
+        delay = 0.25
+        while True:
+            try:
+                return method(self, *args, **kwargs)
+            except DatabaseUnavailableError as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("%s: database unavailable, trying again in %.1f s: %s",
+                            method.__name__, delay, exc)
+            time.sleep(delay)
+            delay = min(5.0, delay * 2)
+
+    return patient
 
 
 def utc_text(ts: float | None = None) -> str:
@@ -54,10 +81,13 @@ class Queue(ABC):
     backend = "abstract"
 
     def __init__(self, *, max_attempts: int = 5, retry_base_s: float = 60.0,
-                 retry_max_s: float = 6 * 3600.0):
+                 retry_max_s: float = 6 * 3600.0, outage_wait_s: float = 60.0):
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
         self.retry_max_s = retry_max_s
+        # how long a write that is safe to repeat waits out DatabaseUnavailableError (a
+        # server restart, a locked or full file) before passing it on; 0: never waits
+        self.outage_wait_s = outage_wait_s
 
     # ---- backend hooks -------------------------------------------------------------
     @abstractmethod
@@ -165,6 +195,7 @@ class Queue(ABC):
             for r in rows
         ]
 
+    @_patient
     def heartbeat(self, worker: str, video_ids: Sequence[str], lease_s: float = 600.0, *,
                   lease: float | None = None) -> int:
         """Renew the leases this worker holds; returns how many it still holds."""
@@ -177,6 +208,7 @@ class Queue(ABC):
                                         video_ids)
         return renewed
 
+    @_patient
     def release(self, worker: str, video_ids: Sequence[str]) -> int:
         """Give rows back to pending without counting an attempt."""
         with self._write_tx() as cur:
@@ -197,6 +229,7 @@ class Queue(ABC):
 
     max_crashes = 3
 
+    @_patient
     def reap_expired(self) -> int:
         """Rows whose lease ran out (their worker died) go back to pending, counting a
         crash; the max_crashes-th crash ends the row as error kind 'worker_crash'."""
@@ -231,12 +264,14 @@ class Queue(ABC):
         """Store a transcript; only while `worker` holds the row. False otherwise."""
         return self.complete_many(worker, [(video_id, result)])[0]
 
+    @_patient
     def complete_many(self, worker: str, items: Sequence[tuple[str, Result]]) -> list[bool]:
         """Store several results in one transaction (one per engine batch)."""
         if not items:
             return []
         stamp = utc_text()
         done: list[bool] = []
+        signatures = [signature_of(result) for _, result in items]  # CPU, outside the lock
         with self._write_tx() as cur:
             first_seq = self._next_seq(cur, len(items))
             for seq, (video_id, result) in enumerate(items, first_seq):
@@ -252,7 +287,7 @@ class Queue(ABC):
                 ))
                 done.append(cur.rowcount == 1)
                 if done[-1]:
-                    store_completion(self, cur, video_id, result)
+                    store_completion(self, cur, video_id, result, signatures[seq - first_seq])
                     store_audio(self, cur, video_id, result)
         return done
 
@@ -266,6 +301,7 @@ class Queue(ABC):
         base = min(self.retry_max_s, self.retry_base_s * (2 ** max(0, attempts - 1)))
         return base * random.uniform(0.75, 1.25)
 
+    @_patient
     def fail(self, worker: str, video_id: str, error: BaseException | str) -> str | None:
         """Record a failure, by whose fault it is (errors.fault_of). The node's: the row goes
         back to pending uncharged (no attempt, no backoff; the reason is kept in `error`).
@@ -344,6 +380,7 @@ class Queue(ABC):
             return int(cur.fetchone()["n"])
 
     # ---- workers -------------------------------------------------------------------
+    @_patient
     def register_worker(self, worker: str, *, host: str = "", device: str = "",
                         model: str = "", lease_s: float = 600.0) -> None:
         with self._write_tx() as cur:
@@ -353,6 +390,7 @@ class Queue(ABC):
                             "last_seen, lease_s, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
                        (worker, host, device, model, now, now, lease_s))
 
+    @_patient
     def unregister_worker(self, worker: str) -> None:
         with self._write_tx() as cur:
             self._exec(cur, "UPDATE workers SET state = 'stopped', last_seen = ? "

@@ -23,8 +23,14 @@ _STORE = (
 )
 
 
-def store_completion(q: Queue, cur, video_id: str, result: Result) -> None:
-    """Call after the completing UPDATE of `video_id` succeeded, in its transaction."""
+def signature_of(result: Result):
+    """The transcript's MinHash (or None), computed before the write transaction opens."""
+    return dedup.signature(result.transcript) if isinstance(result, Result) else None
+
+
+def store_completion(q: Queue, cur, video_id: str, result: Result, sig=None) -> None:
+    """Call after the completing UPDATE of `video_id` succeeded, in its transaction;
+    `sig` is signature_of(result)."""
     q._exec(cur, "SELECT id FROM videos WHERE video_id = ?", (video_id,))
     rowid = int(cur.fetchone()["id"])
     for table in ("minhash_bands", "minhash_signatures", "video_flags"):
@@ -33,7 +39,6 @@ def store_completion(q: Queue, cur, video_id: str, result: Result) -> None:
         cur.executemany(q._q("INSERT INTO video_flags (video_rowid, flag) VALUES (?, ?)"),
                         [(rowid, f) for f in sorted(set(result.flags))])
     duplicate_of = None
-    sig = dedup.signature(result.transcript)
     if sig is not None:
         bands = dedup.band_hashes(sig)
         duplicate_of = _find_duplicate(q, cur, rowid, sig, bands)
