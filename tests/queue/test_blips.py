@@ -41,7 +41,7 @@ def test_read_only_never_writes_or_migrates(tmp_path):
 
 
 def test_full_sqlite_database_is_a_node_fault_and_recovers(tmp_path):
-    with open_queue(str(tmp_path / "q.db")) as q:
+    with open_queue(str(tmp_path / "q.db"), outage_wait_s=0) as q:
         q.add(["aaaaaaaaaa1"])
         [claim] = q.claim("w", 1)
         pages = q._conn.execute("PRAGMA page_count").fetchone()[0]
@@ -99,3 +99,17 @@ def test_postgres_restart_errors_are_typed_and_the_pool_reconnects(pg_server):
         assert q.complete_many("w", [(c.video_id, Result("t")) for c in held]) == [True] * 4
         assert len(q.claim("w2", 3)) == 3
         assert q.stats().completed == 4
+
+
+def test_a_write_waits_out_a_short_outage(tmp_path):
+    with open_queue(str(tmp_path / "q.db"), outage_wait_s=30) as q:
+        q.add(["aaaaaaaaaa1"])
+        [claim] = q.claim("w", 1)
+        pages = q._conn.execute("PRAGMA page_count").fetchone()[0]
+        q._conn.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full...
+        freed = threading.Timer(1.0, lambda: q._conn.execute(
+            "PRAGMA max_page_count = 1073741823"))  # ...until someone frees space
+        freed.start()
+        assert q.complete("w", claim.video_id, Result("x" * 200_000))
+        freed.join()
+        assert q.get(claim.video_id)["status"] == "completed"
