@@ -52,3 +52,24 @@ class NotAnEngine:
 
     def __init__(self, model, device, batch_size):
         self.name, self.model_name, self.device, self.batch_size = "x", "x", device, batch_size
+
+
+class MultilingualEngine(FreeEngine):
+    """Detects a language (always `DETECTED`) and records what it was asked."""
+
+    DETECTED = "de"
+
+    def __init__(self, model, device, batch_size):
+        super().__init__(model, device, batch_size)
+        self.language = None
+        self.multilingual = True
+        self.detect_calls: list[int] = []
+        self.languages_seen: list[str | None] = []
+
+    def detect_language(self, items: list) -> list[str | None]:
+        self.detect_calls.append(len(items))
+        return [self.DETECTED] * len(items)
+
+    def transcribe_chunks(self, items: list, languages=None) -> list[list[dict]]:
+        self.languages_seen.extend(languages or [None] * len(items))
+        return super().transcribe_chunks(items)

@@ -125,6 +125,21 @@ def test_work_takes_a_plugin_engine_on_the_command_line(tmp_path, short_files):
         assert q.get(_id_of(q, Path(short_files[0])))["model"] == "free"
 
 
+def test_language_is_detected_once_per_video_in_batches(tmp_path, short_files, clip):
+    """Multilingual engines: one detection window per video, batched; every chunk is
+    then transcribed in its video's language."""
+    gap = np.zeros(SR, np.int16)
+    lecture = str(write_wav(tmp_path / "lecture.wav", np.tile(np.concatenate([clip, gap]), 30)))
+    engine = load_engine("free_engine:MultilingualEngine", None, "cpu", batch_size=4)
+    files = [lecture, *short_files[:5]]
+    got = dict(transcribe_files(engine, files, prepare_threads=1))
+    assert all(isinstance(r, Transcript) for r in got.values())
+    assert sum(engine.detect_calls) == len(files)       # one window per video
+    assert len(engine.detect_calls) < len(files)        # batched, not one call each
+    assert len(engine.languages_seen) == sum(engine.batches) > len(files)
+    assert set(engine.languages_seen) == {"de"}
+
+
 def _worker(q, engine, tmp_path, **config) -> Worker:
     config = WorkerConfig(lease=60, exit_when_empty=True, download_threads=2, **config)
     return Worker(q, engine, Fetcher(FetchConfig(work_dir=str(tmp_path / "work"))), config,
