@@ -86,20 +86,20 @@ def test_silence_and_music_give_no_text(speech):
         assert t.text == "" and t.no_speech and "no_speech" in t.flags
 
 
-def _complete_all(queue, speech, names):
+def _complete_all(queue, speech, names) -> dict[str, str]:
+    """Queue, claim and complete the named clips' transcripts; name -> video_id."""
     from ytcorpus.models import Result
 
-    queue.add([f"https://www.youtube.com/watch?v={n.ljust(11, 'x')[:11]}" for n in names])
-    claims = queue.claim("w", n=len(names))
-    ids = {c.video_id: c.video_id for c in claims}
-    by_name = {n: n.ljust(11, "x")[:11] for n in names}
+    ids = {n: n.ljust(11, "x")[:11] for n in names}
+    queue.add([f"https://www.youtube.com/watch?v={ids[n]}" for n in names])
+    queue.claim("w", n=len(names) + 10)  # also any other pending rows: ours are among them
     for n in names:
         t = speech[n][1]
-        queue.complete("w", by_name[n], Result(
+        queue.complete("w", ids[n], Result(
             transcript=t.text, segments=t.segments, duration_seconds=t.duration,
             language=t.language, flags=t.flags, quality=t.quality,
             language_source=t.language_source))
-    return by_name, ids
+    return ids
 
 
 def test_a_reencoded_trimmed_copy_is_a_duplicate_and_another_lecture_is_not(queue, speech):
@@ -109,7 +109,7 @@ def test_a_reencoded_trimmed_copy_is_a_duplicate_and_another_lecture_is_not(queu
     a, copy, b = (speech[n][1].text for n in ("en_a", "en_a_copy", "en_b"))
     assert dedup.similarity(dedup.signature(a), dedup.signature(copy)) >= dedup.THRESHOLD
     assert dedup.similarity(dedup.signature(a), dedup.signature(b)) < 0.1
-    ids, _ = _complete_all(queue, speech, ["en_a", "en_b", "en_a_copy", "de"])
+    ids = _complete_all(queue, speech, ["en_a", "en_b", "en_a_copy", "de"])
     assert queue.get(ids["en_a_copy"])["duplicate_of"] == ids["en_a"]
     assert queue.get(ids["en_a"])["duplicate_of"] is None
     assert queue.get(ids["en_b"])["duplicate_of"] is None
@@ -145,7 +145,7 @@ def test_export_clean_keeps_english_once_and_counts_what_it_removed(tmp_path, sp
     names = ["en_a", "en_b", "en_a_copy", "de", "es", "fr", "silence", "tone"]
     db = str(tmp_path / "q.db")
     with open_queue(db) as q:
-        ids, _ = _complete_all(q, speech, names)
+        ids = _complete_all(q, speech, names)
     out = tmp_path / "clean"
     done = run_cli("--db", db, "export", str(out), "--clean", "--language", "en")
     assert done.returncode == 0, done.stderr
@@ -204,3 +204,26 @@ def _ids_by_url(q, urls: dict) -> dict:
         q._exec(cur, "SELECT video_id, url FROM videos")
         by_url = {r["url"]: r["video_id"] for r in cur.fetchall()}
     return {name: by_url[url] for name, url in urls.items()}
+
+
+def test_migrating_to_postgres_keeps_duplicate_lookups(tmp_path, speech, pg_server):
+    from conftest import run_cli
+    from ytcorpus.queue import open_queue
+    from ytcorpus.queue.quality import duplicates_of, quality_summary
+
+    src = str(tmp_path / "data.db")
+    with open_queue(src) as q:
+        q.add(["https://www.youtube.com/watch?v=zzfirst0000"])  # shifts the ids on PostgreSQL
+        ids = _complete_all(q, speech, ["en_a", "en_b", "fr"])
+    url = pg_server.new_database()
+    with open_queue(url) as q:
+        q.add(["https://www.youtube.com/watch?v=pgonly00000"])
+    out = run_cli("migrate", "--from", src, "--to", url)
+    assert out.returncode == 0, out.stderr
+    with open_queue(src) as q:
+        flags = quality_summary(q)["flags"]
+    with open_queue(url) as q:
+        assert duplicates_of(q, ids["en_a"]) == [] and quality_summary(q)["flags"] == flags
+        ids.update(_complete_all(q, speech, ["en_a_copy"]))  # a re-upload, after the move
+        assert q.get(ids["en_a_copy"])["duplicate_of"] == ids["en_a"]
+        assert duplicates_of(q, ids["en_a"]) == [ids["en_a_copy"]]

@@ -8,6 +8,7 @@ import logging
 
 from ..errors import YtcorpusError
 from . import Queue, is_postgres, open_queue, redact
+from .quality import copy_side_tables
 from .schema import COLUMNS
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def migrate(src: Queue, dst: Queue, progress=None) -> dict:
         if progress:
             progress(seen)
     after = _count(dst)
+    copy_side_tables(src, dst)  # near-duplicate signatures and flags, under the new ids
     # the check: every source id is in the destination
     missing = 0
     last = 0

@@ -158,3 +158,45 @@ def duplicate_clusters(q: Queue) -> dict[str, list[tuple[str, float]]]:
         root = r["duplicate_of"] or r["video_id"]
         clusters.setdefault(root, []).append((r["video_id"], float(r["duration_seconds"] or 0)))
     return {root: rows for root, rows in clusters.items() if len(rows) > 1}
+
+
+def copy_side_tables(src: Queue, dst: Queue, page: int = 5000) -> int:
+    """After a migration copied the videos rows (new ids): signatures, bands and flags of
+    the completed rows, keyed by the destination's ids. Returns the signatures copied."""
+    last, copied = 0, 0
+    while True:
+        with src._read_tx() as cur:
+            src._exec(cur, "SELECT v.id, v.video_id, v.flags, s.signature FROM videos v "
+                           "LEFT JOIN minhash_signatures s ON s.video_rowid = v.id "
+                           "WHERE v.id > ? AND v.status = 'completed' "
+                           f"ORDER BY v.id LIMIT {int(page)}", (last,))
+            rows = cur.fetchall()
+        if not rows:
+            return copied
+        last = rows[-1]["id"]
+        with dst._write_tx() as cur:
+            new_id = _ids_of(dst, cur, [r["video_id"] for r in rows])
+            for r in rows:
+                rowid = new_id.get(r["video_id"])
+                if rowid is None:
+                    continue
+                for table in ("minhash_bands", "minhash_signatures", "video_flags"):
+                    dst._exec(cur, f"DELETE FROM {table} WHERE video_rowid = ?", (rowid,))
+                flags = sorted(set(json.loads(r["flags"] or "[]")))
+                cur.executemany(dst._q("INSERT INTO video_flags (video_rowid, flag) "
+                                       "VALUES (?, ?)"), [(rowid, f) for f in flags])
+                if r["signature"] is None:
+                    continue
+                sig = dedup.from_bytes(r["signature"])
+                dst._exec(cur, "INSERT INTO minhash_signatures (video_rowid, signature) "
+                               "VALUES (?, ?)", (rowid, dedup.to_bytes(sig)))
+                cur.executemany(dst._q("INSERT INTO minhash_bands (video_rowid, band, hash) "
+                                       "VALUES (?, ?, ?)"),
+                                [(rowid, b, h) for b, h in dedup.band_hashes(sig)])
+                copied += 1
+
+
+def _ids_of(q: Queue, cur, video_ids: list[str]) -> dict[str, int]:
+    marks = ",".join("?" * len(video_ids))
+    q._exec(cur, f"SELECT id, video_id FROM videos WHERE video_id IN ({marks})", video_ids)
+    return {r["video_id"]: int(r["id"]) for r in cur.fetchall()}
