@@ -98,16 +98,32 @@ class TransformersEngine:
             # one teacher-forced decoder pass: token log-probs and, right after
             # <|startoftranscript|>, the no-speech probability
             head = torch.tensor(prompt, device=sequences.device, dtype=sequences.dtype)
-            logits = self.model(encoder_outputs=encoded,
-                                decoder_input_ids=torch.cat([head, sequences], 1)).logits
-            no_speech = logits[:, 0].float().softmax(-1)[:, self.no_speech_id]
-            step = logits[:, head.shape[1] - 1:-1]
-            logps = (step.gather(2, sequences.unsqueeze(-1))[..., 0].float()
-                     - step.float().logsumexp(-1))
+            no_speech, logps = self._scores(encoded, head, sequences)
             tokens, logps = sequences.cpu().tolist(), logps.cpu().tolist()
             no_speech = no_speech.cpu().tolist()
         return [self._segments(t, lp, ns, d)
                 for t, lp, ns, d in zip(tokens, logps, no_speech, durations)]
+
+    def _scores(self, encoded, head, sequences, slice_len: int = 32):
+        """Teacher-forced log-prob of each generated token, and the no-speech probability
+        after <|startoftranscript|>; vocabulary logits are made `slice_len` positions at
+        a time, so memory stays small at large batches."""
+        import torch
+
+        full = torch.cat([head, sequences], 1)
+        hidden = self.model.model.decoder(
+            input_ids=full, encoder_hidden_states=encoded.last_hidden_state).last_hidden_state
+        targets = full[:, 1:]  # position p predicts token p + 1
+        no_speech = None
+        parts = []
+        for a in range(0, targets.shape[1], slice_len):
+            logits = self.model.proj_out(hidden[:, a:a + slice_len]).float().log_softmax(-1)
+            if a == 0:
+                no_speech = logits[:, 0, self.no_speech_id].exp()
+            parts.append(logits.gather(2, targets[:, a:a + slice_len].unsqueeze(-1))[..., 0])
+            del logits
+        first = head.shape[1] - 1  # the position that predicts the first generated token
+        return no_speech, torch.cat(parts, 1)[:, first:first + sequences.shape[1]]
 
     def _segments(self, tokens: list[int], logps: list[float], no_speech: float,
                   duration: float) -> list[Segment]:
