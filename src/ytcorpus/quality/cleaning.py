@@ -12,6 +12,7 @@ import zlib
 from typing import Iterable
 
 from ..models import Segment
+from .loops import has_run
 
 SAMPLE_RATE = 16_000
 NO_SPEECH_PROB = 0.6        # Whisper's own thresholds
@@ -38,6 +39,8 @@ def cut_repetitions(text: str, max_n: int = 8, max_repeats: int = MAX_REPEATS) -
     while changed:
         changed = False
         for n in range(1, max_n + 1):
+            if not has_run(words, n, max_repeats + 1):
+                continue
             i = 0
             out: list[str] = []
             while i < len(words):

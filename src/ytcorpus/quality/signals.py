@@ -7,7 +7,8 @@ transcript's lines are its segments, its paragraphs are its pause-separated para
 from __future__ import annotations
 
 import math
-from collections import Counter
+
+import numpy as np
 
 from ..models import Segment
 from .cleaning import compression_ratio
@@ -34,29 +35,52 @@ def duplicate_fractions(items: list[str]) -> tuple[float, float]:
             dup_chars / total_chars if total_chars else 0.0)
 
 
+class NgramIndex:
+    """Word n-grams of one text as 64-bit keys (numpy; collisions are negligible), so the
+    Gopher fractions cost milliseconds on an hour-long transcript."""
+
+    def __init__(self, words: list[str]):
+        vocab: dict[str, int] = {}
+        self.ids = np.array([vocab.setdefault(w, len(vocab)) for w in words], dtype=np.uint64)
+        self.chars = np.array([len(w) for w in words], dtype=np.int64)
+        self.total = int(self.chars.sum())
+
+    def keys(self, n: int) -> np.ndarray:
+        m = len(self.ids) - n + 1
+        key = np.zeros(m, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for k in range(n):
+                key = key * np.uint64(0x9E3779B97F4A7C15) + self.ids[k:k + m] + np.uint64(1)
+        return key
+
+    def top_share(self, n: int) -> float:
+        """Characters covered by the most frequent word n-gram over all characters."""
+        if len(self.ids) < n or not self.total:
+            return 0.0
+        _, first, counts = np.unique(self.keys(n), return_index=True, return_counts=True)
+        best = int(np.argmax(counts))
+        if counts[best] < 2:
+            return 0.0
+        start = int(first[best])
+        return int(self.chars[start:start + n].sum()) * int(counts[best]) / self.total
+
+    def duplicate_share(self, n: int) -> float:
+        """Characters inside word n-grams that occur more than once (each character counted
+        once, as in Gopher) over all characters."""
+        if len(self.ids) < n or not self.total:
+            return 0.0
+        _, inverse, counts = np.unique(self.keys(n), return_inverse=True, return_counts=True)
+        starts = (counts[inverse] > 1).astype(np.int64)
+        covered = np.convolve(starts, np.ones(n, dtype=np.int64))[:len(self.ids)] > 0
+        return int(self.chars[covered].sum()) / self.total
+
+
 def top_ngram_share(words: list[str], n: int) -> float:
-    """Characters covered by the most frequent word n-gram over all characters."""
-    total = sum(len(w) for w in words)
-    if len(words) < n or not total:
-        return 0.0
-    grams = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
-    gram, count = grams.most_common(1)[0]
-    return sum(len(w) for w in gram) * count / total if count > 1 else 0.0
+    return NgramIndex(words).top_share(n)
 
 
 def duplicate_ngram_share(words: list[str], n: int) -> float:
-    """Characters inside word n-grams that occur more than once (each character counted
-    once, as in Gopher) over all characters."""
-    total = sum(len(w) for w in words)
-    if len(words) < n or not total:
-        return 0.0
-    counts = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
-    covered = [False] * len(words)
-    for i in range(len(words) - n + 1):
-        if counts[tuple(words[i:i + n])] > 1:
-            for j in range(i, i + n):
-                covered[j] = True
-    return sum(len(w) for w, c in zip(words, covered) if c) / total
+    return NgramIndex(words).duplicate_share(n)
 
 
 def measure(segments: list[Segment], duration: float, speech_s: float | None,
@@ -88,8 +112,9 @@ def measure(segments: list[Segment], duration: float, speech_s: float | None,
         "loops_cut": loops_cut,
         "english_word_share": round(english_word_share(words), 3),
     }
+    grams = NgramIndex(words)
     for n in TOP_NGRAM_N:
-        q[f"top_{n}gram_share"] = round(top_ngram_share(words, n), 3)
+        q[f"top_{n}gram_share"] = round(grams.top_share(n), 3)
     for n in DUP_NGRAM_N:
-        q[f"dup_{n}gram_share"] = round(duplicate_ngram_share(words, n), 3)
+        q[f"dup_{n}gram_share"] = round(grams.duplicate_share(n), 3)
     return q
