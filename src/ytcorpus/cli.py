@@ -138,6 +138,9 @@ def cmd_config(args) -> int:
 def cmd_work(args) -> int:
     from .worker import run_worker
 
+    from .config import WorkerConfig, build
+
+    build(WorkerConfig)  # a bad setting is named first (run_worker builds it in full)
     _open(args).close()  # a missing database is an error here, not a new empty one
     return run_worker(args)
 
