@@ -36,6 +36,13 @@ def test_migrate_round_trip_loses_and_duplicates_nothing(tmp_path, pg_server):
         assert pg.get(claims[1].video_id)["error_kind"] == "private"
         assert pg.get(claims[2].video_id)["status"] == "pending"
         assert pg.get("m0000000099")["source"] == "seed"
+        # completion numbers continue above the migrated rows: an incremental export of
+        # the new queue takes the migrated row, then later ones, each once
+        first = pg.get(claims[0].video_id)["completed_seq"]
+        [c] = pg.claim("w2", 1)
+        pg.complete("w2", c.video_id, Result("later"))
+        assert pg.get(c.video_id)["completed_seq"] > first >= 1
+        assert [r["video_id"] for r in pg.iter_completed(after_seq=first)] == [c.video_id]
 
 
 def test_password_never_appears(pg_server):

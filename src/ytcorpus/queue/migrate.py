@@ -26,6 +26,20 @@ def _insert_sql(dst: Queue) -> str:
     return f"INSERT OR IGNORE INTO videos ({cols}) VALUES ({marks})"
 
 
+def _number_completions(dst: Queue) -> None:
+    """Give copied completed rows completion numbers above dst's counter, so that an
+    `export --incremental` of dst takes them (see schema.COMPLETION_SEQ)."""
+    with dst._write_tx() as cur:
+        dst._exec(cur, "UPDATE completion_seq SET v = v")  # hold the counter's lock
+        dst._exec(cur, "SELECT v FROM completion_seq")
+        base = int(cur.fetchone()["v"])
+        dst._exec(cur, "UPDATE videos SET completed_seq = id + ? WHERE status = 'completed' "
+                       "AND completed_seq IS NULL", (base,))
+        dst._exec(cur, "SELECT COALESCE(MAX(completed_seq), 0) AS m FROM videos")
+        top = max(base, int(cur.fetchone()["m"]))
+        dst._exec(cur, "UPDATE completion_seq SET v = ?", (top,))
+
+
 def _count(q: Queue) -> int:
     return q.stats().total
 
@@ -35,6 +49,7 @@ def migrate(src: Queue, dst: Queue, progress=None) -> dict:
     sql = _insert_sql(dst)
     status_at = COPY_COLUMNS.index("status")
     reset = {COPY_COLUMNS.index(c) for c in ("worker", "lease_until")}
+    seq_at = COPY_COLUMNS.index("completed_seq")  # renumbered in dst's order, below
     before = _count(dst)
     last, copied_pages, seen = 0, 0, 0
     select = (f"SELECT id, {', '.join(COPY_COLUMNS)} FROM videos WHERE id > ? "
@@ -52,6 +67,7 @@ def migrate(src: Queue, dst: Queue, progress=None) -> dict:
                 values[status_at] = "pending"
                 for i in reset:
                     values[i] = None
+            values[seq_at] = None
             batch.append(tuple(values))
         with dst._write_tx() as cur:
             cur.executemany(sql, batch)
@@ -60,6 +76,7 @@ def migrate(src: Queue, dst: Queue, progress=None) -> dict:
         copied_pages += 1
         if progress:
             progress(seen)
+    _number_completions(dst)
     after = _count(dst)
     copy_side_tables(src, dst)  # near-duplicate signatures and flags, under the new ids
     # the check: every source id is in the destination
