@@ -20,6 +20,7 @@ CASES = [
      "offline"),
     (OSError(errno.ENOSPC, "No space left on device"), "node", "disk_full"),
     (OSError(errno.EIO, "Input/output error"), "node", None),
+    (OSError(errno.EFBIG, "File too large"), "node", "disk_full"),  # a file-size limit
     (MemoryError(), "node", None),
     (RuntimeError("CUDA error: an illegal memory access was encountered"), "node", None),
     (DatabaseUnavailableError("server closed the connection"), "node", None),

@@ -189,3 +189,41 @@ def test_two_workers_on_postgres_survive_server_restarts(tmp_path, clips, pg_ser
 
     stored = Counter(v for t in texts for v in re.findall(r"completed (\S+):", t))
     assert len(stored) == 24 and max(stored.values()) == 1, stored
+
+
+def test_a_full_work_dir_charges_nothing_and_the_node_backs_off(tmp_path, clips, pg_server,
+                                                                rate_limited_server):
+    """Downloads cannot be written (a file-size limit: the disk is full as far as the
+    worker can tell): no row charged, exit 75; with room again every row completes. The
+    queue is on PostgreSQL so that only the work dir meets the limit."""
+    import resource
+    import subprocess
+    import sys
+
+    handler, base = rate_limited_server
+    handler.blocked = False
+    url = pg_server.new_database()
+    urls = [f"{base}/{Path(c).name}" for c in clips[:3]]
+    assert min(Path(c).stat().st_size for c in clips[:3]) > 64 * 1024
+    assert run_cli("--db", url, "add", *urls).returncode == 0
+    cmd = [sys.executable, "-m", "ytcorpus", "--db", url, "work", "--device", "cpu",
+           "--engine", "free_engine:FreeEngine", "--prepare-threads", "1",
+           "--exit-when-empty", "--work-dir", str(tmp_path / "w")]
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    full = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **ENV}, preexec_fn=small_disk)
+    assert full.returncode == 75, full.stderr[-3000:]
+    with open_queue(url) as q:
+        with q._read_tx() as cur:
+            q._exec(cur, "SELECT status, attempts, error_kind FROM videos")
+            rows = [dict(r) for r in cur.fetchall()]
+    assert all(r["status"] == "pending" and r["attempts"] == 0 for r in rows), rows
+    assert {r["error_kind"] for r in rows} <= {"disk_full", None}
+    roomy = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                           env={**os.environ, **ENV})
+    assert roomy.returncode == 0, roomy.stderr[-3000:]
+    with open_queue(url) as q:
+        assert q.stats().completed == 3

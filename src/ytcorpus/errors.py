@@ -134,7 +134,7 @@ def video_error(kind: str, message: str, video_id: str | None = None) -> VideoEr
 
 # (pattern in the error text, kind). First match wins; order matters.
 ERROR_PATTERNS: list[tuple[str, str]] = [
-    (r"No space left on device|Disk quota exceeded", "disk_full"),
+    (r"No space left on device|Disk quota exceeded|File too large", "disk_full"),
     (r"HTTP Error 414|URI Too Long|Request-URI Too Large", "invalid"),
     (r"unsafe file extension|extension .* is unusual", "unsupported"),
     (r"confirm you.re not a bot|captcha", "bot_check"),
@@ -198,8 +198,8 @@ def last_line(exc: BaseException | str) -> str:
     return (f"{name}: {line}" if name and line else name or line)[:500]
 
 
-_NODE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.ENETUNREACH, errno.ENETDOWN,
-                errno.EROFS, errno.ENOMEM}
+_NODE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.ENETUNREACH,
+                errno.ENETDOWN, errno.EROFS, errno.ENOMEM}
 _DEVICE_TEXT = re.compile(
     r"CUDA error|CUDA failed|CUBLAS_STATUS|CUDNN_STATUS|cuDNN error|illegal memory access|"
     r"uncorrectable ECC|out of memory|bad_alloc|NCCL error|no CUDA-capable device|"
