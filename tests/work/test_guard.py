@@ -185,6 +185,14 @@ def test_keys_must_match_items():
         EngineGuard(EchoEngine()).run(["a", "b"], ["v"])
 
 
+def test_keys_may_be_unhashable_objects():
+    a, b, c = {"video": "a"}, {"video": "b"}, {"video": "c"}
+    guard = EngineGuard(DeadEngine(batch_size=4), broken_after=3)
+    with pytest.raises(DeviceBrokenError) as info:
+        guard.run(["1", "2", "3", "4"], [a, a, b, c])
+    assert info.value.suspects == [a, b, c]
+
+
 def test_without_keys_every_input_is_its_own_video():
     guard = EngineGuard(DeadEngine(batch_size=4), broken_after=3)
     with pytest.raises(DeviceBrokenError):

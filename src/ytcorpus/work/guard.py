@@ -153,7 +153,10 @@ class EngineGuard:
     def _single_failure(self, index: int, keys, message: str, suspects) -> None:
         self._event += 1
         self._streak.append(keys[index])
-        videos = list(dict.fromkeys(self._streak))
+        videos: list[Any] = []  # distinct, in order (keys need not be hashable)
+        for key in self._streak:
+            if not any(key is v or key == v for v in videos):
+                videos.append(key)
         if len(videos) >= self.broken_after:
             error = DeviceBrokenError(
                 f"the device failed on single inputs of {len(videos)} different videos in "
