@@ -107,15 +107,40 @@ def test_a_poison_input_is_found_charged_and_its_batch_mates_complete():
     assert guard.batch_size == 8  # not an OOM: the batch size stays
 
 
-def test_an_input_failing_alone_with_no_later_success_is_only_a_suspect():
+def test_an_input_failing_last_is_proven_with_the_canary():
     engine = PoisonEngine(batch_size=8)
     guard = EngineGuard(engine)
-    results = guard.run(["ok", "poison"], ["v1", "v2"])  # the success came before
-    assert texts(results) == ["ok", "NodeFault"]
+    results = guard.run(["ok", "poison"], ["v1", "v2"])  # nothing succeeds after it...
+    assert texts(results) == ["ok", "EngineError"]  # ...so "ok" is run again as proof
+    assert engine.sizes == [2, 1, 1, 1]
+    results = guard.run(["poison"], ["v2"])  # alone, as at the end of a queue
+    assert texts(results) == ["EngineError"]
+
+
+def test_with_no_proof_the_input_is_only_a_suspect():
+    guard = EngineGuard(PoisonEngine(batch_size=8))
+    results = guard.run(["poison", "poison2"], ["v1", "v2"])  # nothing ever worked here
+    assert texts(results) == ["NodeFault", "NodeFault"]
     assert fault_of(results[1]) == "node" and results[1].kind == "device"
-    # next time, a success after its failure proves the device: now it is charged
-    results = guard.run(["poison", "ok"], ["v2", "v1"])
+    results = guard.run(["poison", "ok"], ["v1", "v3"])  # a success after it: charged
     assert texts(results) == ["EngineError", "ok"]
+
+
+class DyingEngine(EchoEngine):
+    """Works for its first call, then fails like a GPU that fell off the bus."""
+
+    def check(self, items):
+        if len(self.sizes) > 1:
+            raise RuntimeError("CUDA error: unspecified launch failure")
+
+
+def test_a_device_that_dies_after_working_is_found_with_the_canary():
+    guard = EngineGuard(DyingEngine(batch_size=4), broken_after=3)
+    assert texts(guard.run(["a", "b"], ["va", "vb"])) == ["a", "b"]
+    assert texts(guard.run(["c"], ["vc"])) == ["NodeFault"]  # the canary failed too
+    with pytest.raises(DeviceBrokenError) as info:
+        guard.run(["d"], ["vd"])
+    assert info.value.suspects == ["vc", "vd"]
 
 
 def test_a_dead_device_raises_device_broken_without_charging_anyone():

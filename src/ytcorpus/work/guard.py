@@ -25,8 +25,10 @@ Rules:
   until the failing input stands alone (a binary search: one poison input in a batch
   of 16 costs about 8 extra calls; its batch-mates complete).
 - An input that fails alone is charged (EngineError) only when the engine has since
-  succeeded on another input in the same run: proof the device still works. Otherwise it
-  comes back as NodeFault and its video is released uncharged.
+  succeeded on another input: proof the device still works. When nothing in the run
+  succeeded after it, the last input the engine got right (the canary, one item kept)
+  is run again alone as that proof. With no proof (no canary yet, or the canary fails
+  too) it comes back as NodeFault and its video is released uncharged.
 - `broken_after` single-input failures in a row, on that many different videos, with no
   success between: DeviceBrokenError. The worker releases every row (suspects included)
   and exits 70 so the supervisor restarts it with a fresh CUDA context.
@@ -82,6 +84,8 @@ class EngineGuard:
         self._event = 0       # numbers successes and failures in order
         self._last_success = 0
         self._streak: list[Any] = []  # keys of single-input failures since the last success
+        self._canary: Any = None      # one input the engine last got right (see below)
+        self._canary_key = object()   # the canary counts as a video of its own
 
     # ---- public --------------------------------------------------------------------
     def run(self, items: list, keys: Sequence[Any] | None = None) -> list:
@@ -95,6 +99,8 @@ class EngineGuard:
         suspects: list[tuple[int, int, str]] = []  # (index, event, message)
         ooms_before = self.ooms
         self._batches(list(range(len(items))), items, keys, out, suspects)
+        if suspects and self._last_success <= suspects[-1][1]:
+            self._check_with_canary()
         for index, when, message in suspects:
             if self._last_success > when:  # the device worked on another input since
                 out[index] = EngineError(f"engine failed on this input: {message}")
@@ -126,6 +132,7 @@ class EngineGuard:
         if error is None:
             for i, segments in zip(idx, results):
                 out[i] = segments
+            self._canary = batch[0]
             self._event += 1
             self._last_success = self._event
             self._streak.clear()
@@ -150,9 +157,35 @@ class EngineGuard:
             self._try(idx[:half], items, keys, out, suspects)
             self._try(idx[half:], items, keys, out, suspects)
 
-    def _single_failure(self, index: int, keys, message: str, suspects) -> None:
+    def _check_with_canary(self) -> None:
+        """Inputs failed alone and nothing succeeded after them: run the last input the
+        engine got right, alone. If it works the device is proven and the suspects are
+        charged; if it fails too, that is one more failure towards a broken device. (So
+        a poison input that keeps arriving last, or alone, is still charged.)"""
+        if self._canary is None:
+            return
+        error: BaseException | None = None
+        self.calls += 1
+        try:
+            check_results(self.engine, [self._canary],
+                          self.engine.transcribe_chunks([self._canary]))
+        except EngineContractError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - decided below, outside the except block
+            error = exc
+        if error is None:
+            self._event += 1
+            self._last_success = self._event
+            self._streak.clear()
+            return
+        message = last_line(error)
+        error = None
+        free_device_memory()
+        self._single_failure(None, [self._canary_key], message, [])
+
+    def _single_failure(self, index: int | None, keys, message: str, suspects) -> None:
         self._event += 1
-        self._streak.append(keys[index])
+        self._streak.append(keys[0] if index is None else keys[index])
         videos: list[Any] = []  # distinct, in order (keys need not be hashable)
         for key in self._streak:
             if not any(key is v or key == v for v in videos):
@@ -161,7 +194,8 @@ class EngineGuard:
             error = DeviceBrokenError(
                 f"the device failed on single inputs of {len(videos)} different videos in "
                 f"a row with no success between (last: {message})")
-            error.suspects = videos  # the keys of the videos that failed alone
+            # the keys of the videos that failed alone
+            error.suspects = [v for v in videos if v is not self._canary_key]
             self._streak.clear()
             raise error
         suspects.append((index, self._event, message))
