@@ -33,8 +33,7 @@ def store_completion(q: Queue, cur, video_id: str, result: Result, sig=None) -> 
     `sig` is signature_of(result)."""
     q._exec(cur, "SELECT id FROM videos WHERE video_id = ?", (video_id,))
     rowid = int(cur.fetchone()["id"])
-    for table in ("minhash_bands", "minhash_signatures", "video_flags"):
-        q._exec(cur, f"DELETE FROM {table} WHERE video_rowid = ?", (rowid,))
+    forget(q, cur, rowid)
     if result.flags:
         cur.executemany(q._q("INSERT INTO video_flags (video_rowid, flag) VALUES (?, ?)"),
                         [(rowid, f) for f in sorted(set(result.flags))])
@@ -50,6 +49,19 @@ def store_completion(q: Queue, cur, video_id: str, result: Result, sig=None) -> 
     q._exec(cur, _STORE, (
         json.dumps(result.quality) if result.quality else None, result.language_source,
         license_source, license_source, duplicate_of, rowid))
+
+
+def forget(q: Queue, cur, rowid: int) -> None:
+    """Drop what an earlier completion of this row stored (at-least-once completions)."""
+    q._exec(cur, "SELECT signature FROM minhash_signatures WHERE video_rowid = ?", (rowid,))
+    old = cur.fetchone()
+    if old is not None:
+        cur.executemany(q._q("DELETE FROM minhash_bands WHERE band = ? AND hash = ? "
+                             "AND video_rowid = ?"),
+                        [(b, h, rowid) for b, h in dedup.band_hashes(
+                            dedup.from_bytes(old["signature"]))])
+        q._exec(cur, "DELETE FROM minhash_signatures WHERE video_rowid = ?", (rowid,))
+    q._exec(cur, "DELETE FROM video_flags WHERE video_rowid = ?", (rowid,))
 
 
 def candidates(q: Queue, cur, rowid: int, bands: list[tuple[int, int]]) -> list[int]:
@@ -180,8 +192,7 @@ def copy_side_tables(src: Queue, dst: Queue, page: int = 5000) -> int:
                 rowid = new_id.get(r["video_id"])
                 if rowid is None:
                     continue
-                for table in ("minhash_bands", "minhash_signatures", "video_flags"):
-                    dst._exec(cur, f"DELETE FROM {table} WHERE video_rowid = ?", (rowid,))
+                forget(dst, cur, rowid)
                 flags = sorted(set(json.loads(r["flags"] or "[]")))
                 cur.executemany(dst._q("INSERT INTO video_flags (video_rowid, flag) "
                                        "VALUES (?, ?)"), [(rowid, f) for f in flags])
