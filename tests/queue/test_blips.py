@@ -113,3 +113,15 @@ def test_a_write_waits_out_a_short_outage(tmp_path):
         assert q.complete("w", claim.video_id, Result("x" * 200_000))
         freed.join()
         assert q.get(claim.video_id)["status"] == "completed"
+
+
+def test_read_only_postgres_refuses_writes(pg_server):
+    url = pg_server.new_database()
+    with open_queue(url) as q:
+        q.add(["aaaaaaaaaa1"])
+    with open_queue(url, read_only=True) as q:
+        assert q.stats().pending == 1
+        with pytest.raises(QueueError, match="read-only"):
+            q.add(["aaaaaaaaaa2"])
+    with pytest.raises(QueueError, match="ytcorpus init"):
+        open_queue(pg_server.new_database(), create=False)

@@ -60,8 +60,6 @@ class PostgresQueue(Queue):
         self._psycopg = psycopg
         self._unavailable = (psycopg.OperationalError, PoolTimeout)
         options = {"row_factory": dict_row, "connect_timeout": connect_timeout}
-        if read_only:
-            options["options"] = "-c default_transaction_read_only=on"
         try:  # one plain connection first: an unreachable server fails now, in one line
             psycopg.connect(url, connect_timeout=connect_timeout).close()
         except psycopg.Error as exc:
@@ -71,7 +69,8 @@ class PostgresQueue(Queue):
             # check: a connection broken by a server restart is replaced, not handed out
             self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False,
                                        kwargs=options, timeout=connect_timeout,
-                                       check=ConnectionPool.check_connection)
+                                       check=ConnectionPool.check_connection,
+                                       configure=_read_only if read_only else None)
             self.pool.open(wait=True, timeout=connect_timeout)
             self._ensure_schema(create)
         except QueueError:
@@ -155,3 +154,8 @@ class PostgresQueue(Queue):
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+def _read_only(conn) -> None:
+    # BEGIN READ ONLY on every transaction (not a startup option: pgbouncer refuses those)
+    conn.read_only = True
