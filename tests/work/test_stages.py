@@ -140,6 +140,16 @@ def test_language_is_detected_once_per_video_in_batches(tmp_path, short_files, c
     assert set(engine.languages_seen) == {"de"}
 
 
+def test_a_source_of_paths_that_breaks_is_raised_to_the_caller(short_files):
+    def paths():
+        yield short_files[0]
+        raise OSError("the folder vanished")
+
+    engine = load_engine(FREE, None, "cpu", batch_size=4)
+    with pytest.raises(OSError, match="vanished"):
+        list(transcribe_files(engine, paths(), prepare_threads=1))
+
+
 def _worker(q, engine, tmp_path, **config) -> Worker:
     config = WorkerConfig(lease=60, exit_when_empty=True, download_threads=2, **config)
     return Worker(q, engine, Fetcher(FetchConfig(work_dir=str(tmp_path / "work"))), config,

@@ -70,21 +70,23 @@ def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int 
     threads = max(1, prepare_threads or default_prepare_threads())
     inputs = Prefetcher(videos(), lambda v: v, threads=1, max_ahead=threads + 1,
                         name="files")
-    writer = Writer(engine, deliver, target_language=language).start()
-    stage = PrepareStage(inputs, pool, engine, writer, threads=threads, stop=stop,
-                         max_duration=max_duration)
-    stage.sink = _FatalToFailed(writer)
-    loop = EngineLoop(engine, pool, writer.results, stop)
-
     errors: list[BaseException] = []
+
+    def fail_all(exc: BaseException) -> None:  # re-raised on the caller's thread
+        errors.append(exc)
+        stop.set()
+        pool.abort()
+
+    writer = Writer(engine, deliver, target_language=language).start()
+    stage = PrepareStage(inputs, pool, engine, _Sink(writer, fail_all), threads=threads,
+                         stop=stop, max_duration=max_duration)
+    loop = EngineLoop(engine, pool, writer.results, stop)
 
     def engine_thread() -> None:
         try:
             loop.run()
         except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
-            errors.append(exc)
-            stop.set()
-            pool.abort()
+            fail_all(exc)
         finally:
             writer.finish()
             out.put(_END)
@@ -106,20 +108,17 @@ def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int 
                          batches=list(loop.batches), engine_s=loop.busy_s)
 
 
-class _FatalToFailed:
-    """Local files have no source that can break as a whole; keep the Sink shape."""
+class _Sink:
+    """The prepare threads report to the writer; a broken path iterator stops the run."""
 
-    def __init__(self, writer: Writer):
-        self.writer = writer
+    def __init__(self, writer: Writer, fatal):
+        self.writer, self.fatal = writer, fatal
 
     def prepared(self, video, info) -> None:
         self.writer.prepared(video, info)
 
     def failed(self, video, error) -> None:
         self.writer.failed(video, error)
-
-    def fatal(self, error) -> None:  # pragma: no cover - a path iterator raised
-        raise error
 
 
 def _results(out: queue.Queue, order: list[Video], ordered: bool):

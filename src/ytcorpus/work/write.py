@@ -90,10 +90,6 @@ class Writer:
         self._events.put(_STOP)
         self.thread.join(timeout)
 
-    def unfinished(self) -> list[Video]:
-        """Videos still assembling (read after finish())."""
-        return list(self._open)
-
     # ---- the thread ---------------------------------------------------------------
     def _run(self) -> None:
         stop = False
