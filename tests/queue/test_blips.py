@@ -125,3 +125,24 @@ def test_read_only_postgres_refuses_writes(pg_server):
             q.add(["aaaaaaaaaa2"])
     with pytest.raises(QueueError, match="ytcorpus init"):
         open_queue(pg_server.new_database(), create=False)
+
+
+def test_idle_connections_cut_by_a_restart_are_replaced_before_use(pg_server):
+    url = pg_server.new_database()
+    with open_queue(url, pool_size=3, outage_wait_s=0) as q:  # no retries: the pool's check
+        q.add(["aaaaaaaaaa1", "aaaaaaaaaa2"])
+        barrier = threading.Barrier(3)
+
+        def hold():  # three connections in the pool, all idle when the server restarts
+            with q._read_tx():
+                barrier.wait()
+
+        threads = [threading.Thread(target=hold) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        pg_server.restart()
+        assert q.stats().pending == 2
+        assert len(q.claim("w", 2)) == 2
+        assert q.heartbeat("w", ["aaaaaaaaaa1", "aaaaaaaaaa2"]) == 2

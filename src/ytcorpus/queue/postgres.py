@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -50,6 +51,7 @@ class PostgresQueue(Queue):
 
         self.url = url
         self._safe = redact(url)
+        self._clock_offset, self._clock_checked = 0.0, float("-inf")
         self.read_only = read_only
         try:
             import psycopg
@@ -69,7 +71,7 @@ class PostgresQueue(Queue):
             # check: a connection broken by a server restart is replaced, not handed out
             self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False,
                                        kwargs=options, timeout=connect_timeout,
-                                       check=ConnectionPool.check_connection,
+                                       check=_check_connection,
                                        configure=_read_only if read_only else None)
             self.pool.open(wait=True, timeout=connect_timeout)
             self._ensure_schema(create)
@@ -106,10 +108,20 @@ class PostgresQueue(Queue):
 
     _read_tx = _write_tx
 
+    CLOCK_CHECK_S = 60.0
+
     def _now(self, cur) -> float:
-        # the server's clock: leases and backoffs mean the same on every node
-        cur.execute("SELECT extract(epoch from clock_timestamp())::float8 AS now")
-        return float(cur.fetchone()["now"])
+        """The server's clock, so leases and backoffs mean the same on every node: this
+        host's clock plus its offset from the server's, measured once a minute (a query
+        per claim would double the claim's round trips)."""
+        if time.monotonic() - self._clock_checked > self.CLOCK_CHECK_S:
+            sent = time.time()
+            cur.execute("SELECT extract(epoch from clock_timestamp())::float8 AS now")
+            server = float(cur.fetchone()["now"])
+            back = time.time()
+            self._clock_offset = server - (sent + back) / 2
+            self._clock_checked = time.monotonic()
+        return time.time() + self._clock_offset
 
     def _insert_new(self, cur, rows: list[tuple]) -> int:
         columns = [list(col) for col in zip(*rows)]
@@ -159,3 +171,19 @@ def _first_line(exc: BaseException) -> str:
 def _read_only(conn) -> None:
     # BEGIN READ ONLY on every transaction (not a startup option: pgbouncer refuses those)
     conn.read_only = True
+
+
+def _check_connection(conn) -> None:
+    """The pool's check before lending a connection: one that a server restart has cut is
+    replaced instead of failing its next query. An idle connection has nothing to read
+    unless the server spoke (a termination notice, or EOF when the socket closed): only
+    then does it cost a round trip (psycopg_pool's own check_connection)."""
+    import select
+
+    from psycopg_pool import ConnectionPool
+
+    if conn.closed or getattr(conn, "broken", False):
+        raise ConnectionError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
