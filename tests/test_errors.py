@@ -36,6 +36,10 @@ CASES = [
     (TimeoutError("read timed out"), "video", "timeout"),
     (KeyError("formats"), "unknown", "unknown"),
     (ValueError("first line\nsecond line\nthe cause"), "unknown", "unknown"),
+    ("disk_full", "node", None),  # kind names, as queue.fail accepts them
+    ("device", "node", None),
+    ("private", "video", None),
+    ("unknown", "unknown", None),
 ]
 
 

@@ -211,10 +211,11 @@ def fault_of(exc: BaseException | str) -> str:
     "unknown" (charge, at most UNKNOWN_MAX_ATTEMPTS tries)."""
     if isinstance(exc, NodeFault):
         return "node"
-    if isinstance(exc, YtcorpusError):
-        if exc.kind in NODE_KINDS:
+    kind = exc.kind if isinstance(exc, YtcorpusError) else exc if exc in KINDS else None
+    if kind is not None:  # a typed error, or a kind name ("disk_full")
+        if kind in NODE_KINDS:
             return "node"
-        return "unknown" if exc.kind == "unknown" else "video"
+        return "unknown" if kind == "unknown" else "video"
     if isinstance(exc, (MemoryError,)) or type(exc).__name__ == "OutOfMemoryError":
         return "node"
     if isinstance(exc, OSError) and exc.errno in _NODE_ERRNOS:
