@@ -7,6 +7,7 @@ The worker calls, from any thread:
     p.start()
     p.video_done(audio_seconds)      p.video_failed(kind)
     p.stages(downloading=2, preparing=1, engine=8, pool_seconds=240.0)
+        (or WorkProgress(sample=lambda: {"downloading": 2, ...}): read before each line)
     p.idle(True)   # nothing claimable: "idle, queue empty, polling"
     p.stop()
 """
@@ -52,10 +53,12 @@ def log_console():
 class WorkProgress:
     def __init__(self, *, interval: float = 60.0, terminal: bool | None = None,
                  queue_left: Callable[[], int] | None = None, metrics=None,
-                 poll_interval: float = 10.0, clock: Callable[[], float] = time.monotonic):
+                 poll_interval: float = 10.0, clock: Callable[[], float] = time.monotonic,
+                 sample: Callable[[], dict] | None = None):
         self.interval = interval
         self.terminal = sys.stderr.isatty() if terminal is None else terminal
         self._queue_left = queue_left
+        self.sample = sample  # cheap counters -> stages(**...), read before each line
         self.metrics = metrics
         self.poll_interval = poll_interval
         self._clock = clock
@@ -119,8 +122,9 @@ class WorkProgress:
             audio = sum(a for _, a in self._recent)
         return audio / max(1.0, min(WINDOW_S, now - self.started))
 
-    def queue_left(self, now: float) -> int | None:
-        if self._queue_left is not None and now - self._left_at >= QUEUE_EVERY_S:
+    def queue_left(self, now: float, refresh: bool = True) -> int | None:
+        if (refresh and self._queue_left is not None
+                and now - self._left_at >= QUEUE_EVERY_S):
             self._left_at = now
             try:
                 self._left = int(self._queue_left())
@@ -128,10 +132,17 @@ class WorkProgress:
                 log.debug("queue size unavailable: %s", exc)
         return self._left
 
-    def line(self, now: float | None = None) -> str:
+    def line(self, now: float | None = None, *, refresh: bool = True) -> str:
+        """refresh=False: the last known queue size (the caller's thread must not wait
+        on the database)."""
         now = self._clock() if now is None else now
+        if self.sample is not None:
+            try:
+                self.stages(**self.sample())
+            except Exception as exc:  # noqa: BLE001 - a progress line never stops work
+                log.debug("stage counts unavailable: %s", exc)
         speed = self.speed(now)
-        left = self.queue_left(now)
+        left = self.queue_left(now, refresh)
         with self._lock:
             done = (f"{self.videos:,} videos done, {self.failed:,} failed, "
                     f"{self.audio_seconds / 3600:,.2f} h audio")
@@ -171,7 +182,7 @@ class WorkProgress:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        log.info("%s", self.line())
+        log.info("%s", self.line(refresh=False))
 
     def __enter__(self) -> "WorkProgress":
         return self.start()

@@ -99,3 +99,20 @@ def test_bad_settings_are_refused():
         Circuit(0, 10)
     with pytest.raises(ValueError):
         Circuit(60, 30)
+
+
+def test_on_change_hears_every_state_move_once():
+    c, clock = make()
+    seen: list[str] = []
+    c.on_change = seen.append
+    c.success()  # closed -> closed: nothing
+    c.trip("rate_limited")
+    c.trip("rate_limited again")  # still open: nothing
+    clock.now += 30
+    assert c.allow_claim()
+    assert not c.allow_claim()  # still probing: nothing
+    c.abort_probe()
+    assert c.allow_claim()
+    c.success()
+    c.abort_probe()  # closed: nothing
+    assert seen == ["open", "probing", "open", "probing", "closed"]

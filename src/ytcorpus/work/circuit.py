@@ -43,6 +43,15 @@ class Circuit:
         self.backoff_s = 0.0                 # the current wait, grows on failed probes
         self.trips = 0                       # times it opened (for logs and metrics)
         self._probe_since: float | None = None
+        self.on_change: Callable[[str], None] | None = None  # gets the new state (metrics)
+
+    def _changed(self, before: str, after: str) -> None:
+        """Tell `on_change` (outside the lock) when the state moved."""
+        if self.on_change is not None and after != before:
+            try:
+                self.on_change(after)
+            except Exception as exc:  # noqa: BLE001 - a metrics hook never stops claiming
+                log.debug("circuit on_change failed: %s", exc)
 
     # ---- reports -------------------------------------------------------------------
     def trip(self, reason: str) -> None:
@@ -53,6 +62,7 @@ class Circuit:
             self.reason = reason
             if self.state == "open":
                 return
+            before = self.state
             grow = self.state == "probing"
             self.backoff_s = min(self.max_s, self.backoff_s * 2) if grow else self.base_s
             self.state = "open"
@@ -62,6 +72,7 @@ class Circuit:
             self._probe_since = None
             self.trips += 1
             wait = self.retry_at - now
+        self._changed(before, "open")
         log.warning("node blocked (%s): no claims for %.0f s, then one probe", reason, wait)
 
     def success(self) -> None:
@@ -71,17 +82,22 @@ class Circuit:
         with self._lock:
             if self.state == "open":
                 return
+            before = self.state
             was_probing = self.state == "probing"
             self.state, self.reason = "closed", None
             self.backoff_s, self.retry_at, self._probe_since = 0.0, None, None
+        self._changed(before, "closed")
         if was_probing:
             log.info("node unblocked: the probe succeeded; claiming again")
 
     def abort_probe(self) -> None:
         """The probe claim found nothing to do: allow another probe right away."""
         with self._lock:
+            before = self.state
             if self.state == "probing":
                 self.state, self.retry_at, self._probe_since = "open", self._clock(), None
+            after = self.state
+        self._changed(before, after)
 
     # ---- the claim gate ------------------------------------------------------------
     def allow_claim(self) -> bool:
@@ -92,13 +108,15 @@ class Circuit:
             now = self._clock()
             if self.state == "closed":
                 return True
+            before = self.state
             if self.state == "probing":
                 if now - (self._probe_since or now) < max(self.backoff_s, self.base_s):
                     return False
             elif now < (self.retry_at or 0.0):
                 return False
             self.state, self._probe_since = "probing", now
-            return True
+        self._changed(before, "probing")
+        return True
 
     @property
     def blocked(self) -> bool:

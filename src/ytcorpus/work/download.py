@@ -55,8 +55,10 @@ class Claimer:
     exit_when_empty) when nothing is claimable or the node is blocked (`blocked`)."""
 
     def __init__(self, queue, name: str, config, held: Held, pool: ChunkPool,
-                 stop: threading.Event, circuit: Any = None, staged: Any = None):
+                 stop: threading.Event, circuit: Any = None, staged: Any = None,
+                 progress: Any = None):
         self.queue, self.name, self.config = queue, name, config
+        self.progress = progress  # ytcorpus.progress.WorkProgress: idle or not
         self.held, self.pool, self.stop, self.circuit = held, pool, stop, circuit
         self.staged = staged  # ytcorpus.stage.StagedSource with --stage: staged rows first
         self.claimed = 0
@@ -78,11 +80,15 @@ class Claimer:
             claims = self._claim(limit)
             if not claims:
                 self.pool.source_idle(True)
+                if self.progress is not None and not len(self.held):  # nothing in flight
+                    self.progress.idle(True)
                 if self.config.exit_when_empty:
                     return
                 self.stop.wait(self.config.poll_interval)
                 continue
             self.pool.source_idle(False)
+            if self.progress is not None:
+                self.progress.idle(False)
             self.claimed += len(claims)
             self.held.add(c.video_id for c in claims)
             for k, claim in enumerate(claims):

@@ -101,6 +101,11 @@ class ChunkPool:
         with self._cond:
             return len(self._chunks)
 
+    def producing(self) -> int:
+        """Videos claimed or opened whose chunks are not all in yet (progress line)."""
+        with self._cond:
+            return max(0, self._producers)
+
     def abort(self) -> list[Chunk]:
         """Stop: wake everyone, refuse new chunks, return those nobody took."""
         with self._cond:

@@ -51,24 +51,42 @@ def _metrics(port: int | None) -> Any:
     return WorkerMetrics(port)
 
 
+def _progress(queue, config) -> Any:
+    """The live line / periodic summary; the queue's size is asked from the progress
+    thread only, at most every progress.QUEUE_EVERY_S (stats() is slow on big queues)."""
+    from ..progress import WorkProgress
+
+    def left() -> int:
+        s = queue.stats()
+        return s.pending + s.processing
+
+    return WorkProgress(queue_left=left, poll_interval=config.poll_interval,
+                        interval=config.progress_interval)
+
+
 class Worker:
     def __init__(self, queue, engine, fetcher, config, name: str,
-                 max_duration: float | None = None, metrics: Any = None, staged: Any = None):
+                 max_duration: float | None = None, metrics: Any = None, staged: Any = None,
+                 progress: Any = None):
         self.queue, self.engine, self.fetcher, self.config = queue, engine, fetcher, config
         self.name, self.max_duration, self.metrics = name, max_duration, metrics
+        self.progress = progress  # ytcorpus.progress.WorkProgress, started by run()
         self.staged = staged  # ytcorpus.stage.StagedSource (work --stage DIR)
         self.stop_event = threading.Event()
         self.held = Held()
         self.circuit = Circuit()
+        if metrics is not None:
+            self.circuit.on_change = metrics.circuit_state
         self.pool = ChunkPool(pool_seconds(engine, getattr(config, "max_audio_s", None)))
         if metrics is not None:
             self.pool.on_depth = metrics.pool_depth
         self.store = QueueStore(queue, name, engine, self.held, metrics=metrics,
-                                fault_of=fault_of)
+                                fault_of=fault_of, progress=progress)
         self.loop: EngineLoop | None = None
         self._fatal: BaseException | None = None
         self._videos: dict[str, Any] = {}  # claimed, for temp-file cleanup on stop
         self._videos_lock = threading.Lock()
+        self._downloading = 0  # downloads running now (progress line)
 
     # ---- counters the old Worker exposed ---------------------------------------------
     @property
@@ -111,7 +129,21 @@ class Worker:
             if len(self._videos) > 4 * self.config.prefetch + 64:  # forget settled ones
                 self._videos = {k: v for k, v in self._videos.items() if k in self.held}
             self._videos[video.key] = video
-        return self.downloader.fetch(video)
+            self._downloading += 1
+        try:
+            return self.downloader.fetch(video)
+        finally:
+            with self._videos_lock:
+                self._downloading -= 1
+
+    def stages_now(self) -> dict:
+        """What is in flight (cheap counters, never the database): the progress line
+        reads it from its own thread before each line."""
+        with self._videos_lock:
+            downloading = self._downloading
+        return {"downloading": downloading,
+                "preparing": max(0, self.pool.producing() - downloading),
+                "engine": self.pool.ready(), "pool_seconds": self.pool.in_flight}
 
     def run(self) -> int:
         self.queue.register_worker(self.name, host=socket.gethostname(), device=self.engine.device,
@@ -119,7 +151,8 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         beat.start()
         claimer = Claimer(self.queue, self.name, self.config, self.held, self.pool,
-                          self.stop_event, self.circuit, staged=self.staged)
+                          self.stop_event, self.circuit, staged=self.staged,
+                          progress=self.progress)
         self.downloader = Downloader(self.fetcher, self.circuit, self.metrics,
                                      staged=self.staged)
         downloads = Prefetcher(claimer, self._download,
@@ -136,6 +169,10 @@ class Worker:
                                metrics=self.metrics)
         started = time.time()
         code = 0
+        if self.progress is not None:
+            if self.progress.sample is None:
+                self.progress.sample = self.stages_now
+            self.progress.start()
         try:
             self.loop.run()
         except DeviceBrokenError as exc:
@@ -157,6 +194,8 @@ class Worker:
             if self.staged is not None:
                 self.staged.sweep()  # staged audio of the rows stored is deleted
             beat.join(timeout=2)
+            if self.progress is not None:
+                self.progress.stop()
             self.queue.unregister_worker(self.name)
         wall = time.time() - started
         log.info("worker %s done: %d completed, %d failed, %.1f s audio in %.1f s "
@@ -207,15 +246,17 @@ def run_worker(args) -> int:
     import signal
 
     from ..config import FetchConfig, WorkerConfig, build
+    from ..device import check_device
     from ..engines import load_engine
     from ..fetch import Fetcher
     from ..queue import open_queue
 
     flags = {k: getattr(args, k, None) for k in (
         "device", "engine", "model", "batch_size", "download_threads", "prefetch", "lease",
-        "max_videos", "exit_when_empty", "name", "prepare_threads", "language")}
+        "max_videos", "exit_when_empty", "name", "prepare_threads", "language", "metrics_port")}
     known = {f for f in WorkerConfig.__dataclass_fields__}
     config = build(WorkerConfig, **{k: v for k, v in flags.items() if k in known})
+    check_device(config.device, config.engine)  # before any weights load: one line, at once
     fetch_config = build(FetchConfig, work_dir=args.work_dir,
                          audio_format=getattr(args, "audio_format", None))
     queue = open_queue(args.db)
@@ -229,7 +270,8 @@ def run_worker(args) -> int:
                               download_fallback=not getattr(args, "stage_only", False))
     worker = Worker(queue, engine, Fetcher(fetch_config), config, name,
                     max_duration=fetch_config.max_duration,
-                    metrics=_metrics(getattr(args, "metrics_port", None)), staged=staged)
+                    metrics=_metrics(config.metrics_port), staged=staged,
+                    progress=_progress(queue, config))
 
     def on_signal(signum, _frame):
         log.info("signal %d: finishing the batch in flight, releasing the rest", signum)

@@ -169,9 +169,11 @@ class QueueStore:
     deleted, leases dropped from the held set."""
 
     def __init__(self, queue, name: str, engine: Any, held, *, metrics: Any = None,
-                 fault_of: Callable[[BaseException], str] | None = None):
+                 fault_of: Callable[[BaseException], str] | None = None,
+                 progress: Any = None):
         self.queue, self.name, self.engine, self.held = queue, name, engine, held
         self.metrics, self.fault_of = metrics, fault_of
+        self.progress = progress  # ytcorpus.progress.WorkProgress
         self.completed = self.failed = self.released = 0
         self.audio_seconds = 0.0
 
@@ -191,6 +193,8 @@ class QueueStore:
                 if self.metrics is not None:
                     self.metrics.videos_done(1)
                     self.metrics.audio_seconds(result.duration_seconds)
+                if self.progress is not None:
+                    self.progress.video_done(result.duration_seconds)
             else:
                 log.warning("lease of %s was lost before it was stored; another worker "
                             "has it now", video_id)
@@ -213,6 +217,8 @@ class QueueStore:
         kind = getattr(error, "kind", type(error).__name__)
         if self.metrics is not None:
             self.metrics.failure(kind)
+        if self.progress is not None:
+            self.progress.video_failed(kind)
         log.warning("%s %s: %s: %s", "retry later" if status == "pending" else "error",
                     video.key, kind, error)
 
