@@ -1,7 +1,8 @@
 """Quality filters measured on a labelled corpus of real speech through the packaged
 tiny.en model (CPU): espeak-ng lectures in English (two voices, two speeds), German,
 Spanish, French, Italian, Portuguese and Dutch; the bundled clips; re-encoded trimmed
-copies (PyAV: MP3, WebM/Opus, M4A/AAC); silence and a tone.
+copies (PyAV: MP3, WebM/Opus, M4A/AAC); silence and a tone; plus three labelled
+transcripts without audio (a song's chorus, a Whisper loop, stock phrases only).
 
 Prints one line per clip (language decision, words per minute of speech, mean logprob,
 flags, duplicate_of), then per `export --clean --language en` filter: rows and hours it
@@ -28,8 +29,8 @@ import numpy as np  # noqa: E402
 import speech_texts as T  # noqa: E402
 from media import espeak, tone, write_audio  # noqa: E402
 from ytcorpus.audio import decode_to_mono16k  # noqa: E402
-from ytcorpus.models import Result  # noqa: E402
-from ytcorpus.quality import dedup, speech_regions  # noqa: E402
+from ytcorpus.models import Result, Segment  # noqa: E402
+from ytcorpus.quality import build_transcript, dedup, speech_regions  # noqa: E402
 from ytcorpus.quality.clean import CleanFilter  # noqa: E402
 from ytcorpus.queue import open_queue  # noqa: E402
 from ytcorpus.queue.quality import duplicate_clusters  # noqa: E402
@@ -70,6 +71,33 @@ def corpus(root: Path) -> dict[str, tuple[np.ndarray, str]]:
     return clips
 
 
+def synthetic() -> dict[str, tuple[list[Segment], float, str]]:
+    """Labelled transcripts without audio (name -> segments, speech seconds, label): a
+    song's chorus between verses (Gopher's duplicate lines), a Whisper loop over a music
+    outro after a lecture (cut, then kept), stock phrases only."""
+    rivers = ("Today we look at how rivers shape valleys over thousands of years. Water "
+              "carries sand and stones downhill, and every flood cuts a little deeper into "
+              "the rock. Where the ground is soft the valley grows wide. Where it is hard "
+              "the river cuts a narrow gorge with steep walls. Next week we will visit one "
+              "near the city, so bring boots and a notebook.")
+    lecture = [s.strip() + "." for s in rivers.rstrip(".").split(". ")]
+    chorus = "Oh we sail away tonight, over the silver sea."
+    song = []
+    for k in range(6):
+        song += [f"Verse {k} line one of the ballad about sailors.", chorus, chorus,
+                 f"Verse {k} line two, the harbour lights are low.", chorus]
+    loop = lecture + ["I'll see you in the next video."] * 25
+    stock = ["Thanks for watching!", "Please subscribe.", "Thank you.", "Bye."] * 8
+    out = {}
+    for name, lines, speech, label in (
+            ("synthetic_song_chorus", song, 4.0 * len(song), "other"),
+            ("synthetic_lecture_then_loop", loop, 4.0 * len(lecture), "en:rivers"),
+            ("synthetic_stock_phrases", stock, 4.0 * len(stock), "none")):
+        out[name] = ([Segment(4.0 * i, 4.0 * i + 3.6, text, avg_logprob=-0.3)
+                      for i, text in enumerate(lines)], speech, label)
+    return out
+
+
 def _say(root: Path, text: str, voice: str, wpm: int) -> np.ndarray:
     return decode_to_mono16k(espeak(text, root / f"{voice}_{abs(hash(text)) % 997}_{wpm}.wav",
                                     wpm=wpm, voice=voice))
@@ -88,6 +116,10 @@ def main() -> None:
     transcripts = dict(zip(names, engine.transcribe([clips[n][0] for n in names])))
     if args.pauses:
         return print_pauses(clips, transcripts)
+    for name, (segments, speech_s, label) in synthetic().items():
+        clips[name] = (np.zeros(0, np.float32), label)
+        transcripts[name] = build_transcript(segments, segments[-1].end + 1, "en", speech_s)
+        names.append(name)
     ids = {n: f"q{i:010d}" for i, n in enumerate(names)}
     with open_queue(str(root / "q.db")) as q:
         q.add([f"https://www.youtube.com/watch?v={ids[n]}" for n in names])

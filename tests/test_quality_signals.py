@@ -26,15 +26,18 @@ def test_a_loop_across_segments_is_flagged_and_cut():
     loop = [Segment(16 + i * 2, 17.5 + i * 2, "I'll see you in the next video.", -0.4)
             for i in range(12)]
     t = build_transcript(segs + loop, duration=60.0, language="en", speech_s=40.0)
-    assert t.text.count("see you in the next video") == 2
+    assert t.text.count("see you in the next video") == 1
     assert t.text.startswith("Today we look at how rivers")
-    assert "segment_loop_cut" in t.flags and t.quality["loops_cut"] == 10
+    assert "segment_loop_cut" in t.flags and t.quality["loops_cut"] == 11
+    assert "gopher_repetition" not in t.flags  # what is left is the lecture
 
 
 def test_cycles_of_segments_and_word_loops_split_over_segments():
     a, b = Segment(0, 1, "So this is it."), Segment(1, 2, "And that is that.")
     kept, dropped = cut_segment_loops([a, b] * 6)
-    assert [s.text for s in kept] == ["So this is it.", "And that is that."] * 2 and dropped == 8
+    assert [s.text for s in kept] == ["So this is it.", "And that is that."] and dropped == 10
+    two = [a, b, a, b]  # twice in a row is not a loop
+    assert cut_segment_loops(two) == (two, 0)
     same = [Segment(i, i + 1, "The The") for i in range(20)]
     t = build_transcript(lecture_segments() + [Segment(20 + s.start, 21 + s.start, s.text)
                                                for s in same], 60.0, "en", 40.0)

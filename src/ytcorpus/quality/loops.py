@@ -10,7 +10,9 @@ import re
 from ..models import Segment
 
 MAX_PERIOD = 4      # a loop is a cycle of at most this many segments
-MAX_CYCLES = 2      # keep a cycle at most this many times in a row (as within a segment)
+MAX_CYCLES = 2      # a cycle seen more often than this in a row is a loop...
+KEEP_CYCLES = 1     # ...and is kept once: two kept copies of a short loop alone exceed
+                    # Gopher's duplicate 5-gram limit on a short lecture (bench/quality.py)
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
@@ -21,9 +23,10 @@ def normalize(text: str) -> str:
 
 
 def cut_segment_loops(segments: list[Segment], max_period: int = MAX_PERIOD,
-                      max_cycles: int = MAX_CYCLES) -> tuple[list[Segment], int]:
-    """Drop the repeats of a cycle of 1..max_period segments seen more than max_cycles
-    times in a row. Returns the kept segments and how many were dropped."""
+                      max_cycles: int = MAX_CYCLES,
+                      keep_cycles: int = KEEP_CYCLES) -> tuple[list[Segment], int]:
+    """Keep keep_cycles copies of a cycle of 1..max_period segments seen more than
+    max_cycles times in a row. Returns the kept segments and how many were dropped."""
     keys = [normalize(s.text) for s in segments]
     keep = [True] * len(segments)
     i = 0
@@ -39,7 +42,7 @@ def cut_segment_loops(segments: list[Segment], max_period: int = MAX_PERIOD,
             if reps > max_cycles and reps * period > best_reps * max(best_period, 1):
                 best_period, best_reps = period, reps
         if best_period:
-            for j in range(i + max_cycles * best_period, i + best_reps * best_period):
+            for j in range(i + keep_cycles * best_period, i + best_reps * best_period):
                 keep[j] = False
             i += best_reps * best_period
         else:
