@@ -70,3 +70,20 @@ def test_forwards_to_metrics():
     p.stages(engine=3)
     assert m.calls == [("videos_done", 1), ("audio_seconds", 12.5), ("failure", "network"),
                        ("pool_depth", 3)]
+
+
+def test_stage_counts_are_sampled_per_line_and_stop_never_asks_the_queue(caplog):
+    clock = Clock()
+    asked = []
+    counts = {"downloading": 3, "preparing": 0, "engine": 5, "pool_seconds": 60.0}
+    p = WorkProgress(terminal=False, clock=clock, sample=lambda: dict(counts),
+                     queue_left=lambda: asked.append(1) or 7)
+    assert "downloading 3, preparing 0, on engine 5 chunks (1.0 min audio queued)" in p.line()
+    counts.update(downloading=0, engine=0, pool_seconds=0.0)
+    p.idle(True)
+    assert p.line().startswith("idle, queue empty")
+    assert len(asked) == 1
+    clock.now += 3600  # the queue size is due again, but stop() runs on the engine thread
+    with caplog.at_level(logging.INFO, logger="ytcorpus.work"):
+        p.stop()
+    assert len(asked) == 1 and "idle, queue empty" in caplog.records[-1].message

@@ -83,3 +83,16 @@ def test_idle_then_busy_worker_logs_summaries_and_serves_metrics(tmp_path):
     assert summaries, text[-3000:]
     with open_queue(db) as q:
         assert q.stats().completed == 2
+
+
+def test_metrics_port_and_progress_interval_from_the_environment(monkeypatch):
+    from ytcorpus.config import WorkerConfig, build
+
+    monkeypatch.setenv("YTCORPUS_METRICS_PORT", "9311")
+    monkeypatch.setenv("YTCORPUS_PROGRESS_INTERVAL", "5")
+    config = build(WorkerConfig)
+    assert (config.metrics_port, config.progress_interval) == (9311, 5.0)
+    assert build(WorkerConfig, metrics_port=9400).metrics_port == 9400  # the flag wins
+    monkeypatch.setenv("YTCORPUS_PROGRESS_INTERVAL", "0")
+    with pytest.raises(ConfigError, match="PROGRESS_INTERVAL"):
+        build(WorkerConfig)
