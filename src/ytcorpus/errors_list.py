@@ -13,7 +13,7 @@ def _short(text: str | None, width: int = 100) -> str:
 def errors_command(args) -> int:
     from .queue import open_queue
 
-    with open_queue(args.db) as q:
+    with open_queue(args.db, create=False, read_only=True) as q:  # never migrates
         rows = q.errors(args.kind, args.limit)
     if args.json:
         print(json.dumps([{"video_id": r["video_id"], "url": r["url"], "kind": r["error_kind"],

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import DatabaseUnavailableError, QueueError
 from .base import Queue
+from .compat import shadow_old_schema
 from .schema import SCHEMA_VERSION, create_videos_sql, upgrade_statements
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,12 @@ _SCHEMA_MISTAKE = re.compile(r"no such (table|column|index)|syntax error|has no 
 
 BUSY_TIMEOUT_MS = 30_000  # lock waits of 0.7-3.2 s were measured with 4+ writers
 
+# status spelled out: a table made by the original tool has no default for it (and an
+# upgrade cannot add one), so a row added without it would be NULL, never claimed
 _INSERT = (
     "INSERT OR IGNORE INTO videos (video_id, url, title, course, university, "
-    "duration_seconds, priority, source, channel, license, license_source) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    "duration_seconds, priority, source, channel, license, license_source, status) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,'pending')"
 )
 # INDEXED BY: without table statistics the planner prefers idx_videos_status and sorts
 # every pending row (measured: 89 claims/s instead of thousands).
@@ -98,7 +101,11 @@ class SqliteQueue(Queue):
     def describe(self) -> str:
         return f"sqlite:{self.path}"
 
+    _shadowed = False  # an older schema read through temp views (queue/compat.py)
+
     def _indexed(self, index: str) -> str:
+        if self._shadowed:  # a view has no indexes (an old file may lack this one)
+            return ""
         # without ANALYZE statistics the planner prefers idx_videos_status and then reads
         # every completed row, transcript included
         return f" INDEXED BY {index}"
@@ -167,9 +174,15 @@ class SqliteQueue(Queue):
             row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone() \
                 if have else (None,)
             if row[0] is None or row[0] < SCHEMA_VERSION:
-                raise QueueError(f"{self.path} is not a ytcorpus database of this version "
-                                 f"(schema {row[0]}, need {SCHEMA_VERSION}): run "
-                                 "`ytcorpus init` to create or upgrade it")
+                videos = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                      "AND name = 'videos'").fetchone()
+                if videos is None:
+                    raise QueueError(f"{self.path} is not a ytcorpus database (no videos "
+                                     "table): run `ytcorpus init` to create one")
+                # an older schema (the original tool's, an earlier release's): read it as
+                # this version through temp views, without upgrading the file
+                shadow_old_schema(conn)
+                self._shadowed = True
             return
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
