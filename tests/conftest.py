@@ -128,6 +128,56 @@ def speech_clips(tmp_path_factory):
     return clips
 
 
+_SMALL = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate(
+    "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1000000}
+
+
+def numbers_to_digits(words: list[str]) -> list[str]:
+    """Spelled-out English numbers as digits ("one hundred and five" -> "105"), as
+    Whisper's English normaliser does, so that "100" and "one hundred" score the same."""
+    out: list[str] = []
+    total = current = None
+
+    def flush():
+        nonlocal total, current
+        if current is not None or total is not None:
+            out.append(str((total or 0) + (current or 0)))
+        total = current = None
+
+    for i, w in enumerate(words):
+        in_number = current is not None or total is not None
+        after_scale = (current or 0) % 100 == 0 and in_number and (current or total or 0) >= 100
+        if w in _SMALL or w in _TENS:
+            value = _SMALL.get(w, _TENS.get(w))
+            if current is None and total is not None:
+                current = value
+            elif current is not None and (
+                    current % 100 == 0 or (current % 10 == 0 and current % 100 >= 20 and value < 10)):
+                current += value
+            else:
+                flush()
+                current = value
+        elif w in _SCALES and in_number:
+            scale = _SCALES[w]
+            if scale == 100:
+                current = (current or 1) * 100
+            else:
+                total = (total or 0) + (current or 1) * scale
+                current = None
+        elif w == "and" and after_scale and i + 1 < len(words) and (
+                words[i + 1] in _SMALL or words[i + 1] in _TENS):
+            continue
+        else:
+            flush()
+            out.append(w)
+    flush()
+    return out
+
+
 def wer(reference: str, hypothesis: str) -> float:
     import re
 
@@ -135,6 +185,6 @@ def wer(reference: str, hypothesis: str) -> float:
 
     def norm(t: str) -> str:
         t = re.sub(r"[^a-z0-9' ]", " ", t.lower().replace("-", " "))
-        return re.sub(r"\s+", " ", t).strip()
+        return " ".join(numbers_to_digits(t.split()))
 
     return jiwer.wer(norm(reference), norm(hypothesis))
