@@ -155,8 +155,8 @@ def numbers_to_digits(words: list[str]) -> list[str]:
             value = _SMALL.get(w, _TENS.get(w))
             if current is None and total is not None:
                 current = value
-            elif current is not None and (
-                    current % 100 == 0 or (current % 10 == 0 and current % 100 >= 20 and value < 10)):
+            elif current is not None and (current % 100 == 0 or (
+                    current % 10 == 0 and current % 100 >= 20 and value < 10)):
                 current += value
             else:
                 flush()
