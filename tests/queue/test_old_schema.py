@@ -162,3 +162,50 @@ def test_work_refuses_a_missing_database_on_both_routes(tmp_path):
         run_worker(argparse.Namespace(db=str(missing), device="cpu",
                                       work_dir=str(tmp_path / "work")))
     assert not missing.exists()
+
+
+def _pg_columns(url: str) -> list:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT table_name, column_name, data_type FROM "
+                            "information_schema.columns WHERE table_schema = 'public' "
+                            "ORDER BY table_name, ordinal_position").fetchall()
+
+
+def test_postgres_queue_of_the_previous_release_reads_without_upgrade(pg_server, tmp_path):
+    import psycopg
+
+    url = pg_server.new_database()
+    pg_types = [(" INTEGER PRIMARY KEY AUTOINCREMENT", " BIGSERIAL PRIMARY KEY"),
+                (" REAL", " DOUBLE PRECISION"), (" TIMESTAMP DEFAULT CURRENT_TIMESTAMP",
+                                                 " TEXT DEFAULT now()::text"),
+                (" TIMESTAMP", " TEXT"), ("tokens INTEGER", "tokens BIGINT")]
+    with psycopg.connect(url) as conn:
+        for sql in RELEASE_05C3A78:
+            for old, new in pg_types:
+                sql = sql.replace(old, new)
+            conn.execute(sql)
+        for video_id, status, text in ROWS:
+            conn.execute("INSERT INTO videos (video_id, url, duration_seconds, status, "
+                         "transcript, completed_at, tokens, error_kind) "
+                         "VALUES (%s, %s, 90.0, %s, %s, %s, %s, %s)",
+                         (video_id, f"https://www.youtube.com/watch?v={video_id}", status,
+                          text, "2024-01-02 03:04:05" if text else None, 5 if text else None,
+                          "private" if status == "error" else None))
+    before = _pg_columns(url)
+    stats = json.loads(ok("--db", url, "stats", "--json"))
+    assert (stats["total"], stats["pending"], stats["completed"], stats["error"],
+            stats["tokens_completed"]) == (4, 2, 1, 1, 5)
+    ok("--db", url, "monitor", "--once")
+    out = tmp_path / "out.jsonl"
+    ok("--db", url, "export", str(out))
+    assert [json.loads(line)["video_id"] for line in out.read_text().splitlines()] \
+        == ["ccccccccccc"]
+    assert [e["kind"] for e in json.loads(ok("--db", url, "errors", "--json"))] == ["private"]
+    assert _pg_columns(url) == before  # never upgraded
+
+    ok("--db", url, "init")
+    assert {c for t, c, _ in _pg_columns(url) if t == "videos"} \
+        >= {name for name, _, _ in COLUMNS}
+    assert json.loads(ok("--db", url, "stats", "--json"))["total"] == 4

@@ -23,20 +23,34 @@ def _default(decl: str) -> str:
     return match.group(1) if match else "NULL"
 
 
-def videos_view_sql(have: set[str]) -> str:
-    """A temp view named videos over main.videos with this version's columns."""
+def _sql_type(decl: str) -> str:
+    return re.split(r"\s+(?:NOT NULL|DEFAULT)\b", decl, maxsplit=1)[0]
+
+
+def videos_view_sql(have: set[str], backend: str = "sqlite",
+                    table: str = "main.videos") -> str:
+    """A temp view named videos over the old table with this version's columns
+    (PostgreSQL: each missing column cast to its type, so SUM(tokens) still works)."""
     columns = ["id", "video_id"] + [name for name, _, _ in COLUMNS]
-    decl = {name: sqlite_decl for name, sqlite_decl, _ in COLUMNS}
-    select = ", ".join(name if name in have else f"{_default(decl[name])} AS {name}"
-                       for name in columns)
-    return f"CREATE TEMP VIEW videos AS SELECT {select} FROM main.videos"
+    decl = {c[0]: c[1] if backend == "sqlite" else c[2] for c in COLUMNS}
+
+    def missing(name: str) -> str:
+        value = _default(decl[name])
+        if backend != "sqlite":
+            value = f"CAST({value} AS {_sql_type(decl[name])})"
+        return f"{value} AS {name}"
+
+    select = ", ".join(name if name in have else missing(name) for name in columns)
+    return f"CREATE TEMP VIEW videos AS SELECT {select} FROM {table}"
 
 
-def side_tables_sql() -> list[tuple[str, str]]:
+def side_tables_sql(backend: str = "sqlite") -> list[tuple[str, str]]:
     """(table, CREATE TEMP TABLE ...) for every side table of this version."""
-    statements = ([WORKERS_TABLE.format(real="REAL")] + COMPLETION_SEQ
-                  + [sql.format(real="REAL") for sql in STAGE_TABLES]
-                  + [sql.format(blob="BLOB", without_rowid=" WITHOUT ROWID")
+    real = "REAL" if backend == "sqlite" else "DOUBLE PRECISION"
+    statements = ([WORKERS_TABLE.format(real=real)] + COMPLETION_SEQ
+                  + [sql.format(real=real) for sql in STAGE_TABLES]
+                  + [sql.format(blob="BLOB" if backend == "sqlite" else "BYTEA",
+                                without_rowid=" WITHOUT ROWID" if backend == "sqlite" else "")
                      for sql in QUALITY_TABLES])
     found = []
     for sql in statements:
@@ -56,3 +70,25 @@ def shadow_old_schema(conn) -> None:
     for table, sql in side_tables_sql():
         if table not in tables:
             conn.execute(sql)
+
+
+def postgres_shadow_sql(conn) -> list[str]:
+    """What makes an older PostgreSQL queue read like this version on one connection
+    (run by the read-only pool's configure hook before the connection turns read-only);
+    [] when nothing is missing. `conn` is a plain psycopg connection, rows as tuples."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT table_name, column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema()")
+        found = cur.fetchall()
+        cur.execute("SELECT current_schema()")
+        schema = cur.fetchone()[0]
+    tables = {t for t, _ in found}
+    have = {c for t, c in found if t == "videos"}
+    if "videos" not in tables:  # not a queue at all: the caller says so
+        return []
+    statements = []
+    if not have.issuperset(
+            {name for name, _, _ in COLUMNS} | {"id", "video_id"}):
+        statements.append(videos_view_sql(have, "postgres", f'"{schema}".videos'))
+    return statements + [sql for table, sql in side_tables_sql("postgres")
+                         if table not in tables]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from ..errors import DatabaseUnavailableError, QueueError
 from .base import Queue
+from .compat import postgres_shadow_sql
 from .schema import SCHEMA_VERSION, create_videos_sql, upgrade_statements
 
 _INSERT = (
@@ -40,6 +41,7 @@ def _to_pyformat(sql: str) -> str:
 
 class PostgresQueue(Queue):
     backend = "postgres"
+    _shadowed = False  # an older schema read through temp views (queue/compat.py)
     _for_update = " FOR UPDATE"
 
     def __init__(self, url: str, *, pool_size: int = 4, create: bool = True,
@@ -67,12 +69,23 @@ class PostgresQueue(Queue):
         except psycopg.Error as exc:
             raise DatabaseUnavailableError(
                 f"cannot reach PostgreSQL at {self._safe}: {_first_line(exc)}") from None
+        configure = _read_only if read_only else None
+        if read_only:  # an older queue is read through temp views, never upgraded
+            try:
+                with psycopg.connect(url, connect_timeout=connect_timeout) as conn:
+                    shadow = postgres_shadow_sql(conn)
+            except psycopg.Error as exc:
+                raise QueueError(f"cannot read the schema of {self._safe}: "
+                                 f"{_first_line(exc)}") from None
+            if shadow:
+                self._shadowed = True
+                configure = partial(_read_only_shadowed, shadow)
         try:
             # check: a connection broken by a server restart is replaced, not handed out
             self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False,
                                        kwargs=options, timeout=connect_timeout,
                                        check=_check_connection,
-                                       configure=_read_only if read_only else None)
+                                       configure=configure)
             self.pool.open(wait=True, timeout=connect_timeout)
             self._ensure_schema(create)
         except QueueError:
@@ -143,6 +156,8 @@ class PostgresQueue(Queue):
                 current = cur.fetchone()["v"]
             if current is not None and current >= SCHEMA_VERSION:
                 return
+            if self.read_only and self._shadowed:  # queue/compat.py
+                return
             if current is None and not create:
                 raise QueueError(f"no ytcorpus queue in {self._safe}: run `ytcorpus init`")
             if self.read_only:
@@ -170,6 +185,16 @@ def _first_line(exc: BaseException) -> str:
 
 def _read_only(conn) -> None:
     # BEGIN READ ONLY on every transaction (not a startup option: pgbouncer refuses those)
+    conn.read_only = True
+
+
+def _read_only_shadowed(statements: list[str], conn) -> None:
+    """A read-only pool connection over an older queue: temp views first (a read-only
+    transaction may not create them), then read-only like _read_only."""
+    with conn.cursor() as cur:
+        for sql in statements:
+            cur.execute(sql)
+    conn.commit()
     conn.read_only = True
 
 
