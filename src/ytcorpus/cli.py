@@ -315,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="yt-dlp format selector (default: smallest audio-only stream >= "
                         "32 kbps opus / 48 kbps other)")
     s.add_argument("--name", help="worker name (default host-fetch-pid)")
+    s.add_argument("--language", help="target language (e.g. en): a video whose page states "
+                                      "another fails as wrong_language before download")
     s.set_defaults(func=cmd_fetch)
 
     s = sub.add_parser("download", help="save audio files (no queue)", formatter_class=fmt,

@@ -256,6 +256,8 @@ class FetchConfig:
     proxy_rest_max_s: float = 4 * 3600.0  # a route's rest doubles per 429/bot check to this
     plugin_dirs: tuple[str, ...] = ()    # yt-dlp plugin folders (e.g. PO-token providers)
     pace_dir: str | None = None          # pace shared by this host's processes; "off": none
+    language: str | None = None          # target language: a page stating another one fails
+    #                                      as wrong_language before any byte is downloaded
 
 
 @dataclass(frozen=True)

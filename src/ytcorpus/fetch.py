@@ -25,6 +25,7 @@ from .deadline import Watchdog
 from .errors import PermanentError, RetryableError, VideoError, classify
 from .pacing import AllRoutesResting, Route, RoutePool
 from .prefetch import Prefetcher  # noqa: F401  (DESIGN: fetch.Prefetcher)
+from .quality.language import metadata_language
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class FetchedAudio:
 
 
 def _metadata(info: dict) -> dict[str, Any]:
-    lang = info.get("language")
+    lang = metadata_language(info)  # the page's language, or its original captions'
     return {
         "title": info.get("title"),
         "duration_seconds": float(info["duration"]) if info.get("duration") else None,
@@ -275,6 +276,11 @@ class Fetcher:
         if duration and self.config.max_duration and duration > self.config.max_duration:
             raise PermanentError(f"{duration:.0f} s is over the {self.config.max_duration:.0f} s"
                                  " limit", kind="too_long", video_id=video_id)
+        want = self.config.language
+        stated = metadata_language(info)
+        if want and stated and stated != want.split("-")[0].lower():
+            raise PermanentError(f"the page states language {stated!r}, not {want!r}",
+                                 kind="wrong_language", video_id=video_id)
 
     def _downloaded_path(self, info: dict, video_id: str) -> Path:
         requested = info.get("requested_downloads") or []

@@ -209,7 +209,8 @@ def fetch_command(args, queue) -> int:
 
     wc = build(WorkerConfig, download_threads=args.download_threads, lease=args.lease,
                max_videos=args.max_videos, exit_when_empty=args.exit_when_empty)
-    flags: dict[str, Any] = {"work_dir": args.work_dir, "audio_format": args.audio_format}
+    flags: dict[str, Any] = {"work_dir": args.work_dir, "audio_format": args.audio_format,
+                             "language": getattr(args, "language", None)}
     fetcher = Fetcher(build(FetchConfig, **flags))
     name = args.name or f"{socket.gethostname()}-fetch-{os.getpid()}"
     worker = FetchFleetWorker(queue, fetcher, StageStore(args.stage), name=name,

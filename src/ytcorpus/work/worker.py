@@ -258,7 +258,8 @@ def run_worker(args) -> int:
     config = build(WorkerConfig, **{k: v for k, v in flags.items() if k in known})
     check_device(config.device, config.engine)  # before any weights load: one line, at once
     fetch_config = build(FetchConfig, work_dir=args.work_dir,
-                         audio_format=getattr(args, "audio_format", None))
+                         audio_format=getattr(args, "audio_format", None),
+                         language=config.language)
     # as the command line: a missing database is an error, an older one is upgraded
     queue = open_queue(args.db, create=False)
     engine = load_engine(config.engine, config.model, config.device, batch_size=config.batch_size)
