@@ -30,7 +30,7 @@ from ..vad import SAMPLE_RATE, stream_speech
 from .batch import EngineLoop
 from .chunks import MAX_CHUNK_S, Chunk, Video, cut_chunks
 from .pool import ChunkPool
-from .prepare import Prepared, PrepareStage, default_prepare_threads
+from .prepare import Prepared, PrepareStage, default_prepare_threads, noted_regions
 from .write import Writer, _transcript_builder
 
 _END = object()
@@ -148,14 +148,15 @@ def transcribe_arrays(engine: Any, audios: Sequence[np.ndarray]) -> list[Transcr
     videos, infos, chunks = [], [], []
     for i, audio in enumerate(audios):
         video = Video(key=str(i))
-        n, speech = 0, 0.0
-        for samples, spans in cut_chunks(stream_speech([np.asarray(audio, np.float32)])):
+        n, speech, regions = 0, 0.0, []
+        speech_stream = noted_regions(stream_speech([np.asarray(audio, np.float32)]), regions)
+        for samples, spans in cut_chunks(speech_stream):
             item = prepare(samples) if prepare is not None else samples
             chunks.append(Chunk(video, n, item, spans, samples.size / SAMPLE_RATE))
             n += 1
             speech += samples.size / SAMPLE_RATE
         videos.append(video)
-        infos.append(Prepared(audio.size / SAMPLE_RATE, speech, n))
+        infos.append(Prepared(audio.size / SAMPLE_RATE, speech, n, regions))
     segments: dict[Video, dict[int, list]] = {v: {} for v in videos}
     loop = EngineLoop(engine, ChunkPool(float("inf")), lambda pairs: None, threading.Event())
     size = max(1, int(engine.batch_size))

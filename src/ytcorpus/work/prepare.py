@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
@@ -43,6 +43,9 @@ class Prepared:
     duration: float   # seconds decoded
     speech_s: float   # seconds of speech the VAD found
     chunks: int
+    # the VAD's speech regions ({"start", "end"} in samples of the original timeline):
+    # paragraph breaks at its long silences (quality.paragraphs); a few ints per region
+    regions: list[dict] = field(default_factory=list)
 
 
 class Sink(Protocol):
@@ -61,14 +64,22 @@ def _counted(blocks: Iterator[np.ndarray], total: list[int]) -> Iterator[np.ndar
         yield block
 
 
+def noted_regions(stream: Iterator[tuple[dict, np.ndarray]],
+           regions: list[dict]) -> Iterator[tuple[dict, np.ndarray]]:
+    for region, audio in stream:
+        regions.append({"start": int(region["start"]), "end": int(region["end"])})
+        yield region, audio
+
+
 def chunk_video(video: Video, engine: Any, pool: ChunkPool, *,
                 max_duration: float | None = None) -> Prepared:
     """Decode `video.path` as a stream and put its speech chunks into the pool."""
     prepare: Callable | None = getattr(engine, "prepare", None)
     samples = [0]
     blocks = _counted(iter_mono16k(str(video.path), max_duration=max_duration), samples)
-    n, speech = 0, 0.0
-    for audio, spans in cut_chunks(stream_speech(blocks, max_chunk_s=MAX_CHUNK_S)):
+    n, speech, regions = 0, 0.0, []
+    speech_stream = noted_regions(stream_speech(blocks, max_chunk_s=MAX_CHUNK_S), regions)
+    for audio, spans in cut_chunks(speech_stream):
         if video.failed:
             break  # the engine already failed it: decoding on is wasted work
         seconds = audio.size / SAMPLE_RATE
@@ -77,7 +88,7 @@ def chunk_video(video: Video, engine: Any, pool: ChunkPool, *,
             raise Stopped()
         n += 1
         speech += seconds
-    return Prepared(samples[0] / SAMPLE_RATE, speech, n)
+    return Prepared(samples[0] / SAMPLE_RATE, speech, n, regions)
 
 
 class PrepareStage:

@@ -47,6 +47,8 @@ def _transcript_builder() -> Callable[..., Transcript]:
         extra: dict[str, Any] = {}
         if "multilingual" in params:
             extra["multilingual"] = bool(getattr(engine, "multilingual", False))
+        if "regions" in params:
+            extra["regions"] = info.regions  # paragraph breaks at the VAD's long silences
         if "metadata_language" in params and metadata_language is not None:
             fetched = video.fetched
             extra["metadata_language"] = metadata_language(getattr(fetched, "info", None))
