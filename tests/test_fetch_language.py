@@ -103,3 +103,42 @@ def test_a_real_extractor_stating_german_downloads_nothing(tmp_path, media_serve
     assert lines[1].startswith("en fetched en ") and int(lines[1].split()[-1]) > 0
     assert media_server.hits["/files/tone3.webm?german-page"] == 0
     assert media_server.hits["/files/tone3.webm?english-page"] >= 1
+
+
+WORKER_PLUGIN = r'''
+from yt_dlp.extractor.common import InfoExtractor
+
+
+class LangPageIE(InfoExtractor):
+    _VALID_URL = r"https?://127\.0\.0\.1:\d+/files/[^?]+\?lang=(?P<lang>[a-z]+)"
+
+    def _real_extract(self, url):
+        lang = self._match_valid_url(url).group("lang")
+        return {"id": "langpage", "title": "a page in " + lang, "url": url,
+                "language": lang, "ext": "webm", "vcodec": "none", "acodec": "opus"}
+'''
+
+
+@pytest.mark.slow
+def test_work_language_ends_a_german_page_as_wrong_language_unfetched(tmp_path, media_server):
+    """`ytcorpus work --language en` (the worker's Fetcher gets the target language): the
+    row ends error/wrong_language and its audio is never requested."""
+    import sqlite3
+
+    from conftest import run_cli
+
+    folder = tmp_path / "plugins" / "langpkg" / "yt_dlp_plugins" / "extractor"
+    folder.mkdir(parents=True)
+    (folder / "lang_page.py").write_text(WORKER_PLUGIN)
+    db = str(tmp_path / "q.db")
+    url = media_server.url("tone3.webm") + "?lang=de"
+    assert run_cli("--db", db, "init").returncode == 0
+    assert run_cli("--db", db, "add", url).returncode == 0
+    env = {"YTCORPUS_PLUGIN_DIRS": str(tmp_path / "plugins")}
+    done = run_cli("--db", db, "work", "--device", "cpu", "--language", "en",
+                   "--work-dir", str(tmp_path / "w"), "--exit-when-empty", env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT status, error_kind FROM videos").fetchall()
+    assert rows == [("error", "wrong_language")]
+    assert media_server.hits["/files/tone3.webm?lang=de"] == 0
