@@ -120,9 +120,11 @@ class LangPageIE(InfoExtractor):
 
 
 @pytest.mark.slow
-def test_work_language_ends_a_german_page_as_wrong_language_unfetched(tmp_path, media_server):
-    """`ytcorpus work --language en` (the worker's Fetcher gets the target language): the
-    row ends error/wrong_language and its audio is never requested."""
+@pytest.mark.parametrize("command", [["work", "--device", "cpu"], ["fetch", "--stage", "st"]])
+def test_language_ends_a_german_page_as_wrong_language_unfetched(tmp_path, media_server,
+                                                                   command):
+    """`ytcorpus work --language en` and `ytcorpus fetch --language en` (their Fetcher gets
+    the target language): the row ends error/wrong_language, its audio never requested."""
     import sqlite3
 
     from conftest import run_cli
@@ -131,14 +133,14 @@ def test_work_language_ends_a_german_page_as_wrong_language_unfetched(tmp_path, 
     folder.mkdir(parents=True)
     (folder / "lang_page.py").write_text(WORKER_PLUGIN)
     db = str(tmp_path / "q.db")
-    url = media_server.url("tone3.webm") + "?lang=de"
+    url = media_server.url("tone3.webm") + f"?lang=de&{command[0]}"
     assert run_cli("--db", db, "init").returncode == 0
     assert run_cli("--db", db, "add", url).returncode == 0
     env = {"YTCORPUS_PLUGIN_DIRS": str(tmp_path / "plugins")}
-    done = run_cli("--db", db, "work", "--device", "cpu", "--language", "en",
-                   "--work-dir", str(tmp_path / "w"), "--exit-when-empty", env=env)
+    done = run_cli("--db", db, *command, "--language", "en", "--work-dir", str(tmp_path / "w"),
+                   "--exit-when-empty", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     with sqlite3.connect(db) as con:
         rows = con.execute("SELECT status, error_kind FROM videos").fetchall()
     assert rows == [("error", "wrong_language")]
-    assert media_server.hits["/files/tone3.webm?lang=de"] == 0
+    assert media_server.hits[f"/files/tone3.webm?lang=de&{command[0]}"] == 0
