@@ -29,9 +29,13 @@ def test_read_only_never_writes_or_migrates(tmp_path):
     conn.commit()
     conn.close()
     before = path.read_bytes()
-    with pytest.raises(QueueError, match="run `ytcorpus init`"):
-        open_queue(str(path), read_only=True)
+    with open_queue(str(path), read_only=True) as q:  # an older schema is read as it is
+        assert q.stats().total == 0
     assert path.read_bytes() == before
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    with pytest.raises(QueueError, match="run `ytcorpus init`"):
+        open_queue(str(empty), read_only=True)  # no videos table at all
     with open_queue(str(path)) as q:  # init upgrades
         q.add(["aaaaaaaaaa1"])
     with open_queue(str(path), read_only=True) as q:
