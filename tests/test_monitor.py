@@ -163,3 +163,27 @@ def test_extra_rows_show_downloads_and_staging_when_stats_has_them():
     assert rows["downloaded"] == "1.500 GB (30.0 MB per audio hour)"
     assert rows["staged"] == "1,234 videos, 12.50 h ready for GPU workers"
     assert rows["circuit"] == "node-1: open"
+
+
+def test_a_blocked_worker_shows_its_circuit_and_why(db_url):
+    """The worker's heartbeat carries its circuit state; stats and the monitor show it."""
+    with open_queue(db_url) as q:
+        q.register_worker("node-a", device="cuda:0", model="m", lease_s=600)
+        q.register_worker("node-b", device="cuda:0", model="m", lease_s=600)
+        q.heartbeat("node-a", [], 600, state="blocked: circuit open for 60 s more "
+                                              "(rate_limited: HTTP Error 429)")
+        q.heartbeat("node-b", [], 600, state="running")
+        q.heartbeat("node-b", [], 600)  # no state: the last one stays
+        data = collect(q)
+    assert data["active_workers"] == 2
+    assert data["circuits"] == {"node-a": "blocked: circuit open for 60 s more "
+                                          "(rate_limited: HTTP Error 429)"}
+    out = run_cli("--db", db_url, "monitor", "--once", env={"COLUMNS": "240"})
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if "circuits" in line)
+    assert "node-a" in row and "rate_limited: HTTP Error 429" in row and "node-b" not in row
+    assert "blocked" in next(line for line in out.stdout.splitlines()
+                             if "node-a" in line and "cuda:0" in line)
+    with open_queue(db_url) as q:
+        q.heartbeat("node-a", [], 600, state="running")
+        assert collect(q)["circuits"] == {}

@@ -63,6 +63,9 @@ def collect(q: Queue, *, target_tokens: float = 100e9, now: float | None = None)
     data["queue_eta_seconds"] = (0 if left == 0 else
                                  round(left / video_rate) if video_rate > 0 else None)
     data["workers"] = [_worker_row(w, by_worker, now) for w in workers]
+    # live workers whose node circuit is open: which, and why (the worker's heartbeat)
+    data["circuits"] = {w["worker"]: w["state"] for w in workers
+                        if w["alive"] and w["state"] not in (None, "running")}
     data["history"] = _history(q.completions_by_minute(now - 3600), now)
     data.update(fetch_stats(q, now))  # bytes downloaded, staged backlog, download rate
     return data
@@ -77,7 +80,8 @@ def fleet_start(workers: list[dict], now: float, span: float) -> float:
 
 
 def _worker_row(w: dict, by_worker: dict[str, dict], now: float) -> dict:
-    row = {"worker": w["worker"], "alive": w["alive"], "device": w["device"],
+    row = {"worker": w["worker"], "alive": w["alive"], "state": w["state"],
+           "device": w["device"],
            "model": w["model"], "last_seen_s_ago": round(now - (w["last_seen"] or now), 1)}
     for key, span in WINDOWS.items():
         audio = by_worker[key].get(w["worker"], (0, 0.0, 0))[1]
@@ -196,7 +200,8 @@ def render(d: dict):
     for col in ("worker", "state", "device", "model", "x RT 5m", "x RT 1h", "seen"):
         workers.add_column(col)
     for w in d["workers"]:
-        state = "[green]active[/]" if w["alive"] else "[red]gone[/]"
+        state = ("[red]gone[/]" if not w["alive"] else "[green]active[/]"
+                 if w.get("state") in (None, "running") else "[yellow]blocked[/]")
         workers.add_row(w["worker"], state, w["device"] or "", w["model"] or "",
                         f"{w['x_realtime_5m']:,.1f}", f"{w['x_realtime_1h']:,.1f}",
                         f"{w['last_seen_s_ago']:,.0f}s ago")

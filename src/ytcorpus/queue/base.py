@@ -197,13 +197,15 @@ class Queue(ABC):
 
     @_patient
     def heartbeat(self, worker: str, video_ids: Sequence[str], lease_s: float = 600.0, *,
-                  lease: float | None = None) -> int:
-        """Renew the leases this worker holds; returns how many it still holds."""
+                  lease: float | None = None, state: str | None = None) -> int:
+        """Renew the leases this worker holds; returns how many it still holds. `state`
+        (e.g. "running", or "blocked: rate_limited ...") is shown by the monitor."""
         lease_s = lease if lease is not None else lease_s
         with self._write_tx() as cur:
             now = self._now(cur)
-            self._exec(cur, "UPDATE workers SET last_seen = ?, lease_s = ? WHERE worker = ?",
-                       (now, lease_s, worker))
+            self._exec(cur, "UPDATE workers SET last_seen = ?, lease_s = ?, "
+                            "state = COALESCE(?, state) WHERE worker = ?",
+                       (now, lease_s, state[:300] if state else None, worker))
             renewed = self._update_held(cur, "lease_until = ?", (now + lease_s,), worker,
                                         video_ids)
         return renewed
@@ -404,7 +406,7 @@ class Queue(ABC):
                             "lease_s, state FROM workers ORDER BY started_at")
             rows = [dict(r) for r in cur.fetchall()]
         for r in rows:
-            r["alive"] = (r["state"] == "running"
+            r["alive"] = (r["state"] != "stopped"
                           and (r["last_seen"] or 0) + (r["lease_s"] or 0) > now)
         return rows
 

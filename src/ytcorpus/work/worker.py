@@ -108,11 +108,17 @@ class Worker:
             self._fatal = error
         self.stop_event.set()
 
+    def _state(self) -> str:
+        """What the monitor shows for this worker: running, or why the node is blocked."""
+        return "running" if self.circuit.state == "closed" else (
+            f"blocked: circuit {self.circuit.describe()}")
+
     def _heartbeat_loop(self) -> None:
         interval = max(0.5, self.config.lease / 3)
         while not self.stop_event.wait(interval):
             try:
-                self.queue.heartbeat(self.name, self.held.ids(), self.config.lease)
+                self.queue.heartbeat(self.name, self.held.ids(), self.config.lease,
+                                     state=self._state())
                 routes = getattr(self.fetcher, "routes", None)
                 if routes is not None:  # per-proxy pacing counters, for the monitor
                     from ..queue.staging import save_routes
