@@ -189,6 +189,20 @@ def cmd_migrate(args) -> int:
 
 
 # ---- parser --------------------------------------------------------------------------
+def _add_queue_flags(s: argparse.ArgumentParser, when_empty: str, name: str,
+                     language: str) -> None:
+    """The flags `work` and `fetch` share: claiming, leases and downloading."""
+    s.add_argument("--download-threads", type=positive_int, help="parallel downloads (default 2)")
+    s.add_argument("--lease", type=positive_float, help="lease seconds, renewed by heartbeat (600)")
+    s.add_argument("--work-dir", help="temp audio folder (default ./work)")
+    s.add_argument("--max-videos", type=positive_int, help="stop after this many videos")
+    s.add_argument("--exit-when-empty", action="store_true", default=None, help=when_empty)
+    s.add_argument("--name", help=name)
+    s.add_argument("--language", help=f"target language (e.g. en): {language}")
+    s.add_argument("--audio-format", metavar="SELECTOR",
+                   help="yt-dlp format selector (default: smallest audio-only stream >= "
+                        "32 kbps opus / 48 kbps other)")
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(
@@ -266,20 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(tiny.en)")
     s.add_argument("--batch-size", type=positive_int,
                    help="audio chunks per engine batch (default 16)")
-    s.add_argument("--download-threads", type=positive_int, help="parallel downloads (default 2)")
+    _add_queue_flags(s, "exit when nothing is claimable and nothing is in flight",
+                     "worker name prefix (default host-device)",
+                     "videos in another language fail as wrong_language")
     s.add_argument("--prepare-threads", type=positive_int,
                    help="decode/VAD/chunk threads (default: the cores this process may "
                         "use, less one)")
-    s.add_argument("--language", help="target language (e.g. en): videos in another "
-                                      "language fail as wrong_language")
     s.add_argument("--prefetch", type=positive_int,
                    help="items downloaded ahead at most (default 8)")
-    s.add_argument("--lease", type=positive_float, help="lease seconds, renewed by heartbeat (600)")
-    s.add_argument("--work-dir", help="temp audio folder (default ./work)")
-    s.add_argument("--max-videos", type=positive_int, help="stop after this many videos")
-    s.add_argument("--exit-when-empty", action="store_true", default=None,
-                   help="exit when nothing is claimable and nothing is in flight")
-    s.add_argument("--name", help="worker name prefix (default host-device)")
     s.add_argument("--metrics-port", type=positive_int, metavar="PORT",
                    help="serve this worker's Prometheus metrics on PORT (/metrics)")
     s.add_argument("--stage", metavar="DIR",
@@ -287,9 +295,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stage-only", action="store_true",
                    help="with --stage: take only staged rows, never download (no YouTube "
                         "access needed)")
-    s.add_argument("--audio-format", metavar="SELECTOR",
-                   help="yt-dlp format selector (default: smallest audio-only stream >= "
-                        "32 kbps opus / 48 kbps other)")
     s.set_defaults(func=cmd_work)
 
     s = sub.add_parser("fetch", help="download-only worker: stage audio for GPU workers",
@@ -303,20 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
                               "http://p2:8080' ytcorpus fetch --stage /mnt/stage")
     s.add_argument("--stage", required=True, metavar="DIR",
                    help="stage folder shared with the GPU workers (local or network)")
-    s.add_argument("--download-threads", type=positive_int, help="parallel downloads (default 2)")
-    s.add_argument("--lease", type=positive_float, help="lease seconds, renewed by heartbeat (600)")
-    s.add_argument("--work-dir", help="temp audio folder (default ./work)")
-    s.add_argument("--max-videos", type=positive_int, help="stop after this many videos")
-    s.add_argument("--exit-when-empty", action="store_true", default=None,
-                   help="exit when nothing is left to stage and nothing is in flight")
+    _add_queue_flags(s, "exit when nothing is left to stage and nothing is in flight",
+                     "worker name (default host-fetch-pid)",
+                     "a video whose page states another fails as wrong_language before "
+                     "download")
     s.add_argument("--max-staged", metavar="LIMIT",
                    help="pause while the staged backlog is over this: hours (20h) or size (50GB)")
-    s.add_argument("--audio-format", metavar="SELECTOR",
-                   help="yt-dlp format selector (default: smallest audio-only stream >= "
-                        "32 kbps opus / 48 kbps other)")
-    s.add_argument("--name", help="worker name (default host-fetch-pid)")
-    s.add_argument("--language", help="target language (e.g. en): a video whose page states "
-                                      "another fails as wrong_language before download")
     s.set_defaults(func=cmd_fetch)
 
     s = sub.add_parser("download", help="save audio files (no queue)", formatter_class=fmt,
