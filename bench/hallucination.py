@@ -1,0 +1,165 @@
+"""Text only from words: real speech against speech-like sound without words (babble,
+speech under heavy noise or reverberation, humming, reversed, distorted, nonsense
+syllables, scrambled, noise-vocoded; tests/wordless.py makes the set) through the
+packaged tiny.en model (CPU), the queue and `export --clean`, per kind of sound.
+
+With --old SRC (a `src` folder of another checkout, e.g. `git worktree add /tmp/old
+c14c0c5` then --old /tmp/old/src) the same clips go through that code too, one after
+the other in this run, and the table shows both side by side: rows that reached
+`export --clean` with text, rows of real speech lost, WER of what was kept.
+
+    python bench/hallucination.py [--old /tmp/old/src] [--per-kind N] [--cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("YTCORPUS_BENCH_CACHE", Path(tempfile.gettempdir())
+                            / "ytcorpus-wordless"))
+
+
+def run(src: str, per_kind: int | None, cache: Path, out: Path) -> None:
+    """Child: transcribe the set with the ytcorpus found in `src`, store, filter."""
+    sys.path[:0] = [src, str(ROOT / "tests")]
+    import wordless
+    from ytcorpus.engines import load_engine
+    from ytcorpus.models import Result
+    from ytcorpus.quality.clean import CleanFilter
+    from ytcorpus.queue import open_queue
+
+    clips = wordless.clips(cache, per_kind)
+    engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=8)
+    transcripts = engine.transcribe([c.audio for c in clips])
+    ids = {c.name: f"h{i:010d}" for i, c in enumerate(clips)}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, open_queue(str(Path(tmp) / "q.db")) as q:
+        q.add([f"https://www.youtube.com/watch?v={ids[c.name]}" for c in clips])
+        q.claim("bench", n=len(clips))
+        for c, t in zip(clips, transcripts):
+            q.complete("bench", ids[c.name], Result(
+                transcript=t.text, segments=t.segments, duration_seconds=t.duration,
+                language=t.language, model="tiny.en", flags=t.flags, quality=t.quality))
+        clean = CleanFilter(language="en")
+        by_id = {r["video_id"]: r for r in q.iter_completed()}
+        for c, t in zip(clips, transcripts):
+            row = by_id[ids[c.name]]
+            rows.append({"name": c.name, "kind": c.kind, "label": c.label, "ref": c.text,
+                         "text": t.text, "flags": t.flags, "clean": clean.keep(row),
+                         "cut": (t.quality or {}).get("hallucination_cut", 0)})
+    out.write_text(json.dumps({"rows": rows, "manifest": clean.report()["clean"]}))
+
+
+def wer_counts(ref: str, hyp: str) -> tuple[int, int]:
+    """(word edits, reference words) after lower-casing and dropping punctuation."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from ytcorpus.quality.loops import normalize
+
+    r, h = normalize(ref).split(), normalize(hyp).split()
+    prev = list(range(len(h) + 1))
+    for i, rw in enumerate(r, 1):
+        cur = [i] + [0] * len(h)
+        for j, hw in enumerate(h, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (rw != hw))
+        prev = cur
+    return prev[-1], len(r)
+
+
+def summarize(rows: list[dict]) -> dict[str, dict]:
+    kinds: dict[str, dict] = {}
+    for r in rows:
+        k = kinds.setdefault(r["kind"], {"label": r["label"], "n": 0, "text": 0, "clean": 0,
+                                         "lost": 0, "edits": 0, "words": 0, "cut": 0})
+        k["n"] += 1
+        has_text = bool(r["text"].strip())
+        k["text"] += has_text
+        k["cut"] += r["cut"]
+        kept = r["clean"] and has_text
+        k["clean"] += kept
+        if r["label"] != "wordless":
+            k["lost"] += not kept
+            if kept:
+                e, w = wer_counts(r["ref"], r["text"])
+                k["edits"] += e
+                k["words"] += w
+    return kinds
+
+
+def table(results: dict[str, list[dict]]) -> None:
+    names = list(results)
+    sums = {n: summarize(rows) for n, rows in results.items()}
+    head = f"{'kind':20} {'label':8} {'n':>3}"
+    for n in names:
+        head += f" | {n + ' text':>10} {'clean':>5} {'lost':>4} {'WER%':>5} {'cut':>4}"
+    print(head)
+    totals = {n: {} for n in names}
+    for kind in sums[names[0]]:
+        k0 = sums[names[0]][kind]
+        line = f"{kind:20} {k0['label']:8} {k0['n']:3}"
+        for n in names:
+            k = sums[n][kind]
+            t = totals[n].setdefault(k["label"], dict.fromkeys(k, 0))
+            for key, v in k.items():
+                if key != "label":
+                    t[key] += v
+            wer = f"{100 * k['edits'] / k['words']:5.1f}" if k["words"] else "    -"
+            line += (f" | {k['text']:10d} {k['clean']:5d} {k['lost']:4d} {wer} "
+                     f"{k['cut']:4d}")
+        print(line)
+    for label in ("speech", "wordless", "mixed"):
+        if label not in totals[names[0]]:
+            continue
+        line = f"{'ALL ' + label:20} {'':8} {totals[names[0]][label]['n']:3}"
+        for n in names:
+            k = totals[n][label]
+            wer = f"{100 * k['edits'] / k['words']:5.1f}" if k["words"] else "    -"
+            line += (f" | {k['text']:10d} {k['clean']:5d} {k['lost']:4d} {wer} "
+                     f"{k['cut']:4d}")
+        print(line)
+    print("text: rows with any text; clean: rows export --clean keeps with text; lost: "
+          "speech rows not kept; WER: of kept speech rows; cut: segments cut as invented")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--old", help="another checkout's src folder to compare with")
+    p.add_argument("--per-kind", type=int, help="at most N clips of each kind")
+    p.add_argument("--cache", type=Path, default=CACHE, help=f"audio cache ({CACHE})")
+    p.add_argument("--show", action="store_true", help="print each clip's text and flags")
+    p.add_argument("--child", nargs=2, metavar=("SRC", "OUT"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return run(args.child[0], args.per_kind, args.cache, Path(args.child[1]))
+    srcs = {"new": str(ROOT / "src")}
+    if args.old:
+        srcs = {"old": args.old, **srcs}
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, src in srcs.items():
+            out = Path(tmp) / f"{name}.json"
+            cmd = [sys.executable, __file__, "--child", src, str(out), "--cache",
+                   str(args.cache)] + (["--per-kind", str(args.per_kind)] if args.per_kind
+                                       else [])
+            subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": src})
+            data = json.loads(out.read_text())
+            results[name] = data["rows"]
+            if name == "new":
+                print("manifest clean.removed:", json.dumps(data["manifest"]["removed"]))
+    if args.show:
+        for name, rows in results.items():
+            for r in rows:
+                if r["text"]:
+                    print(f"{name:4} {r['name']:22} {'CLEAN' if r['clean'] else '     '} "
+                          f"{','.join(r['flags'])[:60]:60} {r['text'][:90]!r}")
+    table(results)
+
+
+if __name__ == "__main__":
+    main()
