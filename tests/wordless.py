@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 SR = 16000
-SET_VERSION = "1"
+SET_VERSION = "2"
 
 SENTENCES = [
     "The river carries sand and stones downhill, and every flood cuts deeper into the rock.",
@@ -242,13 +242,16 @@ def _make_speech(kind: str, k: int, rng: np.random.Generator) -> tuple[np.ndarra
         return add_noise(audio, (20, 10, 5)[k % 3], rng, ("white", "pink")[k % 2]), text
     if kind == "room":  # a lecture hall: light reverberation
         return _norm(sox(pad(say(text, voice, 150)), "reverb", "40", "50", "60")), text
-    if kind == "arctic":  # the real CMU ARCTIC speaker, alone or in noise, repeated
-        audio = _read_wav(ARCTIC)
-        reps = 1 + k % 3
-        full = np.concatenate([pad(audio, 0.6)] * reps)
+    if kind == "arctic":  # the real CMU ARCTIC speaker: alone, in noise, slower, faster
+        audio = pad(_read_wav(ARCTIC), 0.6 + 0.2 * (k % 3))
+        tempo = (1.0, 0.9, 1.12)[k % 3]
+        if tempo != 1.0:
+            audio = _norm(sox(audio, "tempo", "-s", str(tempo)))
+        if k % 4 == 1:
+            audio = _norm(sox(audio, "reverb", "30", "50", "40"))
         if k % 2:
-            full = add_noise(full, (25, 15)[k // 2 % 2], rng)
-        return full, " ".join([ARCTIC_TEXT] * reps)
+            audio = add_noise(audio, (25, 15)[k // 2 % 2], rng)
+        return audio, ARCTIC_TEXT
     raise ValueError(kind)
 
 

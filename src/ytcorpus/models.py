@@ -53,12 +53,18 @@ class Segment:
     avg_logprob: float | None = None
     compression_ratio: float | None = None
     no_speech_prob: float | None = None
+    # evidence that words were spoken (optional; ytcorpus.quality.evidence):
+    mean_word_prob: float | None = None  # mean probability of the segment's words
+    min_word_prob: float | None = None   # the least likely word's probability
+    agreement: float | None = None       # share of words a second decoding also wrote
 
     @classmethod
     def coerce(cls, value: Segment | Mapping[str, Any]) -> Segment:
         if isinstance(value, Segment):
             return value
         try:
+            probs = value.get("word_probs")
+            probs = [float(p) for p in probs] if probs else None
             return cls(
                 start=float(value["start"]),
                 end=float(value["end"]),
@@ -66,12 +72,20 @@ class Segment:
                 avg_logprob=value.get("avg_logprob"),
                 compression_ratio=value.get("compression_ratio"),
                 no_speech_prob=value.get("no_speech_prob"),
+                mean_word_prob=_opt(value.get("mean_word_prob"),
+                                    sum(probs) / len(probs) if probs else None),
+                min_word_prob=_opt(value.get("min_word_prob"), min(probs) if probs else None),
+                agreement=_opt(value.get("agreement")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"a segment needs start, end and text: {value!r}") from exc
 
     def to_dict(self) -> dict[str, Any]:
         return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text}
+
+
+def _opt(value: Any, default: float | None = None) -> float | None:
+    return default if value is None else float(value)
 
 
 def coerce_segments(values: Iterable[Segment | Mapping[str, Any]] | None) -> list[Segment]:

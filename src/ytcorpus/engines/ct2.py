@@ -6,17 +6,20 @@ prepare threads, so the engine thread only feeds the model."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from ..errors import EngineError
 from ..models import Segment, Transcript
+from ..quality import evidence
 from ..vad import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
 CHUNK_S = 30
+SECOND_BEAM = 5  # the second, different decoding of a doubtful chunk
 
 
 class CTranslate2Engine:
@@ -24,13 +27,14 @@ class CTranslate2Engine:
 
     def __init__(self, model_path: str, model_name: str, device: str = "cpu",
                  batch_size: int = 8, compute_type: str | None = None, beam_size: int = 1,
-                 cpu_threads: int = 0):
+                 cpu_threads: int = 0, second_decoding: bool = True):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         dev, _, index = device.partition(":")
         self.device = device
         self.batch_size = batch_size
         self.beam_size = beam_size
+        self.second_decoding = second_decoding
         self.model_name = model_name
         self.compute_type = compute_type or ("float16" if dev == "cuda" else "int8")
         try:
@@ -100,21 +104,75 @@ class CTranslate2Engine:
 
     def transcribe_chunks(self, items: Sequence,
                           languages: Sequence[str | None] | None = None) -> list[list[Segment]]:
-        """Chunks (audio or prepare() output) -> segments per chunk, seconds from its start."""
+        """Chunks (audio or prepare() output) -> segments per chunk, seconds from its start,
+        with word probabilities; doubtful chunks are decoded a second time (beam search)
+        and each segment carries the share of its words the second decoding also wrote."""
         feats = self._features(items)
         langs = list(languages) if languages and self.multilingual else [None] * len(feats)
         out: list[list[Segment]] = [[] for _ in feats]
         for language in dict.fromkeys(langs):  # one generate per language in the batch
             idx = [i for i, lang in enumerate(langs) if lang == language]
-            metas = [{"offset": 0.0, "duration": feats[i].seconds, "segments": []} for i in idx]
-            results = self.pipeline.forward(
-                np.stack([feats[i].mel for i in idx]), self._tokenizer(language), metas,
-                self._run_options(detect=language is None))
-            for i, segments in zip(idx, results):
-                out[i] = [Segment(s["start"], s["end"], s["text"].strip(), s["avg_logprob"],
-                                  s["compression_ratio"], s["no_speech_prob"])
-                          for s in segments]
+            tokenizer = self._tokenizer(language)
+            options = self._run_options(detect=language is None)
+            first = self._decode([feats[i] for i in idx], tokenizer, options)
+            doubtful = [k for k, segs in enumerate(first) if evidence.doubtful(segs)]
+            if doubtful and self.second_decoding:
+                again = self._decode([feats[idx[k]] for k in doubtful], tokenizer,
+                                     replace(options, beam_size=SECOND_BEAM), probs=False)
+                for k, segs in zip(doubtful, again):
+                    first[k] = evidence.agree(first[k], " ".join(s.text for s in segs))
+            for k, i in enumerate(idx):
+                out[i] = first[k]
         return out
+
+    def _decode(self, feats: list[Features], tokenizer, options,
+                probs: bool = True) -> list[list[Segment]]:
+        """One batched generate (faster-whisper's BatchedInferencePipeline.forward, with
+        the encoder output kept) and, with `probs`, one batched teacher-forced alignment
+        pass that gives each text token its probability."""
+        from faster_whisper.transcribe import get_compression_ratio
+
+        model = self.model
+        encoded, outputs = self.pipeline.generate_segment_batched(
+            np.stack([f.mel for f in feats]), tokenizer, options)
+        chunks, sizes = [], []
+        for feat, output in zip(feats, outputs):
+            size = int(np.ceil(feat.seconds) * model.frames_per_second)
+            subsegments, _, _ = model._split_segments_by_timestamps(
+                tokenizer=tokenizer, tokens=output["tokens"], time_offset=0.0,
+                segment_size=size, segment_duration=feat.seconds, seek=0)
+            chunks.append([(s, [t for t in s["tokens"] if t < tokenizer.eot])
+                           for s in subsegments])
+            sizes.append(size)
+        token_probs = self._token_probs(encoded, tokenizer, chunks, sizes) if probs \
+            else [None] * len(chunks)
+        out = []
+        for chunk, output, tp in zip(chunks, outputs, token_probs):
+            segs, at = [], 0
+            for sub, tokens in chunk:
+                text = tokenizer.decode(sub["tokens"]).strip()
+                words = None
+                if tp is not None:
+                    words = evidence.word_probs(tokenizer, tokens, tp[at:at + len(tokens)])
+                    at += len(tokens)
+                segs.append(Segment(
+                    sub["start"], sub["end"], text, output["avg_logprob"],
+                    get_compression_ratio(text), output["no_speech_prob"],
+                    mean_word_prob=sum(words) / len(words) if words else None,
+                    min_word_prob=min(words) if words else None))
+            out.append(segs)
+        return out
+
+    def _token_probs(self, encoded, tokenizer, chunks, sizes) -> list[list[float] | None]:
+        """Teacher-forced probability of every text token of each chunk (CTranslate2's
+        Whisper.align, the pass faster-whisper's word timestamps use)."""
+        text = [[t for _, tokens in chunk for t in tokens] for chunk in chunks]
+        if not any(text):
+            return [None] * len(chunks)
+        # a chunk without text is aligned with one end-of-text token, and ignored
+        aligned = self.model.model.align(encoded, tokenizer.sot_sequence,
+                                         [t or [tokenizer.eot] for t in text], sizes)
+        return [list(a.text_token_probs) if t else None for a, t in zip(aligned, text)]
 
     def transcribe(self, audios: Sequence[np.ndarray]) -> list[Transcript]:
         """Whole audios -> Transcripts (VAD, chunks, reassembly: ytcorpus.work.pipeline)."""

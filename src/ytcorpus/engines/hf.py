@@ -14,30 +14,36 @@ sends chunks of at most 30 s, where short-form decoding is what Whisper was trai
 from __future__ import annotations
 
 import logging
+import math
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import EngineError
 from ..models import Segment, Transcript
+from ..quality import evidence
+from ..quality.loops import normalize
 from ..vad import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
 SECONDS_PER_TOKEN = 0.02
+SECOND_BEAMS = 4  # the second, different decoding of a doubtful chunk
 
 
 class TransformersEngine:
     name = "transformers"
 
     def __init__(self, model_path: str, model_name: str, device: str = "cpu",
-                 batch_size: int = 16, dtype: str | None = None, num_beams: int = 1):
+                 batch_size: int = 16, dtype: str | None = None, num_beams: int = 1,
+                 second_decoding: bool = True):
         import torch
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
         self.device, self.batch_size, self.num_beams = device, batch_size, num_beams
+        self.second_decoding = second_decoding
         self.model_name = model_name
         on_cuda = device.startswith("cuda")
         self.dtype = getattr(torch, dtype or ("float16" if on_cuda else "float32"))
@@ -101,8 +107,29 @@ class TransformersEngine:
             no_speech, logps = self._scores(encoded, head, sequences)
             tokens, logps = sequences.cpu().tolist(), logps.cpu().tolist()
             no_speech = no_speech.cpu().tolist()
-        return [self._segments(t, lp, ns, d)
-                for t, lp, ns, d in zip(tokens, logps, no_speech, durations)]
+            out = [self._segments(t, lp, ns, d)
+                   for t, lp, ns, d in zip(tokens, logps, no_speech, durations)]
+            doubtful = [i for i, segs in enumerate(out) if evidence.doubtful(segs)]
+            if doubtful and self.second_decoding:
+                self._second_decoding(out, doubtful, encoded, kwargs)
+        return out
+
+    def _second_decoding(self, out: list, doubtful: list[int], encoded, kwargs: dict) -> None:
+        """Doubtful chunks decoded again with beam search, in one generate; each segment
+        of the first decoding gets the share of its words the second one also wrote."""
+        import torch
+
+        index = torch.tensor(doubtful, device=encoded.last_hidden_state.device)
+        sub = type(encoded)(last_hidden_state=encoded.last_hidden_state[index])
+        again = dict(kwargs, num_beams=SECOND_BEAMS)
+        if "language" in again:
+            again["language"] = [again["language"][i] for i in doubtful]
+        seqs = self.model.generate(encoder_outputs=sub, return_timestamps=False,
+                                   force_unique_generate_call=True, **again)
+        seqs = seqs["sequences"] if isinstance(seqs, dict) else seqs
+        texts = self.tokenizer.batch_decode(seqs, skip_special_tokens=True)
+        for i, text in zip(doubtful, texts):
+            out[i] = evidence.agree(out[i], text)
 
     def _scores(self, encoded, head, sequences, slice_len: int = 32):
         """Teacher-forced log-prob of each generated token, and the no-speech probability
@@ -148,9 +175,31 @@ class TransformersEngine:
         if text:  # no closing timestamp: the segment runs to the chunk's end
             spans.append((start or 0.0, duration, text, lps))
         texts = self.tokenizer.batch_decode([s[2] for s in spans], skip_special_tokens=True)
-        return [Segment(min(a, duration), min(max(a, b), duration), txt.strip(),
-                        float(sum(lp) / len(lp)), None, float(no_speech))
-                for (a, b, _, lp), txt in zip(spans, texts) if txt.strip()]
+        out = []
+        for (a, b, toks, lp), txt in zip(spans, texts):
+            if not txt.strip():
+                continue
+            words = self._word_probs(toks, lp)
+            out.append(Segment(min(a, duration), min(max(a, b), duration), txt.strip(),
+                               float(sum(lp) / len(lp)), None, float(no_speech),
+                               mean_word_prob=sum(words) / len(words) if words else None,
+                               min_word_prob=min(words) if words else None))
+        return out
+
+    def _word_probs(self, tokens: list[int], logps: list[float]) -> list[float]:
+        """Word probabilities from token log-probs: a token starting with a space starts
+        a word; a word's probability is the mean of its tokens' (as faster-whisper's)."""
+        pieces = self.tokenizer.convert_ids_to_tokens(tokens)
+        words: list[list[float]] = []
+        texts: list[str] = []
+        for piece, lp in zip(pieces, logps):
+            if piece.startswith("Ġ") or not words:
+                words.append([])
+                texts.append("")
+            words[-1].append(math.exp(lp))
+            texts[-1] += piece
+        return [sum(w) / len(w) for w, t in zip(words, texts)
+                if normalize(t.replace("Ġ", " "))]
 
     def transcribe(self, audios: Sequence[np.ndarray]) -> list[Transcript]:
         """Whole audios -> Transcripts (VAD, chunks, reassembly: ytcorpus.work.pipeline)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from dataclasses import replace
 from typing import Iterable
 
 from ..models import Segment
@@ -83,6 +84,5 @@ def clean_segments(segments: Iterable[Segment], duration: float) -> tuple[list[S
             flags.add("high_compression")
         start = min(max(0.0, seg.start), duration)
         end = min(max(start, seg.end), duration)
-        kept.append(Segment(start, end, cut, seg.avg_logprob, seg.compression_ratio,
-                            seg.no_speech_prob))
+        kept.append(replace(seg, start=start, end=end, text=cut))
     return kept, sorted(flags)

@@ -7,6 +7,9 @@ speech through the packaged tiny.en model (bench/quality.py)."""
 
 from __future__ import annotations
 
+from .invented import THRESHOLDS as INVENTED
+from .invented import row_invented
+
 # Gopher Table A1: signal -> maximum
 GOPHER = {
     "dup_line_frac": 0.30, "dup_para_frac": 0.30,
@@ -21,6 +24,9 @@ MIN_SPEECH_FOR_WPM = 10.0  # seconds of speech before words-per-minute means any
 MIN_AVG_LOGPROB = -1.0    # Whisper's own log_prob_threshold, over the whole transcript
 MAX_STOCK_SHARE = 0.5     # half the words are "Thanks for watching"-style phrases
 MIN_SPEECH_SHARE = 0.2    # informational: mostly music or silence
+# a row that looped (segment_loop_cut) is kept only when what remains was heard:
+AFTER_LOOP_WORD_PROB = 0.75   # its kept words' mean probability, where engines give it
+AFTER_LOOP_LOGPROB = -0.6     # else its mean log-probability
 
 THRESHOLDS = {
     "gopher_repetition": dict(GOPHER, min_words=GOPHER_MIN_WORDS),
@@ -28,9 +34,12 @@ THRESHOLDS = {
     "low_logprob": {"avg_logprob": MIN_AVG_LOGPROB},
     "stock_phrases": {"stock_phrase_share": MAX_STOCK_SHARE},
     "low_speech_share": {"speech_share": MIN_SPEECH_SHARE},
+    "hallucination": dict(INVENTED, after_loop_cut={
+        "mean_word_prob": AFTER_LOOP_WORD_PROB, "avg_logprob": AFTER_LOOP_LOGPROB}),
 }
 # the filters export --clean applies (each removes rows carrying that flag)
-CLEAN_FLAGS = ("no_speech", "gopher_repetition", "low_wpm", "low_logprob", "stock_phrases")
+CLEAN_FLAGS = ("no_speech", "gopher_repetition", "low_wpm", "low_logprob", "stock_phrases",
+               "hallucination")
 
 
 def gopher_failures(q: dict) -> list[str]:
@@ -54,4 +63,15 @@ def flags_for(q: dict) -> list[str]:
         flags.append("low_speech_share")
     if q.get("loops_cut", 0):
         flags.append("segment_loop_cut")
+    if q.get("hallucination_cut", 0):
+        flags.append("hallucination_cut")
+    if row_invented(q) or (q.get("loops_cut", 0) and not remains_heard(q)):
+        flags.append("hallucination")
     return flags
+
+
+def remains_heard(q: dict) -> bool:
+    """What remains of a row after loops were cut is evidence of speech."""
+    if q.get("mean_word_prob") is not None:
+        return q["mean_word_prob"] >= AFTER_LOOP_WORD_PROB
+    return q.get("avg_logprob") is None or q["avg_logprob"] >= AFTER_LOOP_LOGPROB

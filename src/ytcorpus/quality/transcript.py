@@ -8,6 +8,7 @@ from ..models import Segment, Transcript
 from .cleaning import MIN_SPEECH_SECONDS, clean_segments
 from .flags import flags_for
 from .flags import MIN_SPEECH_FOR_WPM
+from .invented import cut_invented, word_evidence
 from .language import UNDETERMINED, decide
 from .loops import cut_segment_loops, cut_word_loops_across
 from .paragraphs import PARAGRAPH_BREAK, join_paragraphs, silences_of
@@ -27,16 +28,23 @@ def build_transcript(segments: Iterable[Segment], duration: float, language: str
     if speech_s is not None and speech_s < MIN_SPEECH_SECONDS:
         return no_speech(duration, language, speech_s=speech_s)
     kept, flags = clean_segments(segments, duration)
+    kept, invented, invented_share = cut_invented(kept)
+    if invented:
+        flags.append("hallucination_cut")
     kept, segment_loops = cut_segment_loops(kept)
     kept, word_loops = cut_word_loops_across(kept)
     if not kept:
         empty = no_speech(duration, language, flags, speech_s=speech_s)
+        if invented:
+            empty.quality["hallucination_cut"] = invented
         if _speech_without_english(flags, speech_s, language, multilingual):
             empty.language, empty.language_source = UNDETERMINED, "signals"
         return empty
     text = join_paragraphs(kept, silences_of(regions) if regions is not None else None)
     quality = measure(kept, duration, speech_s, paragraphs=text.split(PARAGRAPH_BREAK),
                       loops_cut=segment_loops + word_loops)
+    quality.update(word_evidence(kept), hallucination_cut=invented,
+                   invented_share=round(invented_share, 3))
     lang, source = decide(language, quality, multilingual=multilingual,
                           metadata=metadata_language)
     return Transcript(text=text, segments=kept, language=lang, duration=duration,

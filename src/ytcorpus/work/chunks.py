@@ -8,7 +8,7 @@ to the video's. `Video` is the per-video state the stages share.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -58,8 +58,7 @@ class Chunk:
         for s in segments:
             start = self.to_original(s.start)
             end = max(start, self.to_original(s.end, is_end=True))
-            out.append(Segment(start, end, s.text, s.avg_logprob, s.compression_ratio,
-                               s.no_speech_prob))
+            out.append(replace(s, start=start, end=end))
         return out
 
 
