@@ -8,7 +8,7 @@ speech through the packaged tiny.en model (bench/quality.py)."""
 from __future__ import annotations
 
 from .invented import THRESHOLDS as INVENTED
-from .invented import row_invented
+from .invented import mostly_cut, row_invented
 
 # Gopher Table A1: signal -> maximum
 GOPHER = {
@@ -24,7 +24,8 @@ MIN_SPEECH_FOR_WPM = 10.0  # seconds of speech before words-per-minute means any
 MIN_AVG_LOGPROB = -1.0    # Whisper's own log_prob_threshold, over the whole transcript
 MAX_STOCK_SHARE = 0.5     # half the words are "Thanks for watching"-style phrases
 MIN_SPEECH_SHARE = 0.2    # informational: mostly music or silence
-# a row that looped (segment_loop_cut) is kept only when what remains was heard:
+# a row that looped (segment_loop_cut) or was mostly cut as invented is kept only when
+# what remains was heard:
 AFTER_LOOP_WORD_PROB = 0.75   # its kept words' mean probability, where engines give it
 AFTER_LOOP_LOGPROB = -0.6     # else its mean log-probability
 
@@ -65,7 +66,7 @@ def flags_for(q: dict) -> list[str]:
         flags.append("segment_loop_cut")
     if q.get("hallucination_cut", 0):
         flags.append("hallucination_cut")
-    if row_invented(q) or (q.get("loops_cut", 0) and not remains_heard(q)):
+    if row_invented(q) or ((q.get("loops_cut", 0) or mostly_cut(q)) and not remains_heard(q)):
         flags.append("hallucination")
     return flags
 

@@ -25,7 +25,7 @@ SURE_WORD_PROB = 0.5        # ...is invented unless its least likely word is abo
 STOCK_MEAN_WORD_PROB = 0.85  # a stock phrase ("Thank you.") needs this much
 NO_SPEECH_PROB = 0.5        # the model itself says no speech, and the words are unsure
 NO_SPEECH_WORD_PROB = 0.6
-ROW_INVENTED_SHARE = 0.7   # a row whose words were mostly cut is flagged
+ROW_INVENTED_SHARE = 0.7   # a row whose words were mostly cut keeps only sure text
 ROW_MEAN_WORD_PROB = 0.45   # a row whose kept words are this unsure is flagged
 
 THRESHOLDS = {
@@ -98,8 +98,11 @@ def word_evidence(segments: Sequence[Segment]) -> dict:
 
 
 def row_invented(quality: dict) -> bool:
-    """Whether a row's text is, as a whole, invented (the `hallucination` flag)."""
-    if quality.get("invented_share", 0.0) >= ROW_INVENTED_SHARE:
-        return True
+    """Whether a row's kept text is, as a whole, unsure (the `hallucination` flag)."""
     p = quality.get("mean_word_prob")
     return p is not None and p < ROW_MEAN_WORD_PROB
+
+
+def mostly_cut(quality: dict) -> bool:
+    """Most of the row's words were cut as invented: what remains must be sure."""
+    return quality.get("invented_share", 0.0) >= ROW_INVENTED_SHARE
