@@ -290,8 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="items downloaded ahead at most (default 8)")
     s.add_argument("--metrics-port", type=positive_int, metavar="PORT",
                    help="serve this worker's Prometheus metrics on PORT (/metrics)")
-    s.add_argument("--stage", metavar="DIR",
-                   help="read audio staged by `ytcorpus fetch` from DIR (staged rows first)")
+    s.add_argument("--stage", metavar="DIR|URL",
+                   help="read audio staged by `ytcorpus fetch` from DIR or an fsspec URL "
+                        "(s3://bucket/prefix; credentials from the environment), staged "
+                        "rows first")
     s.add_argument("--stage-only", action="store_true",
                    help="with --stage: take only staged rows, never download (no YouTube "
                         "access needed)")
@@ -306,8 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  ytcorpus fetch --stage /mnt/stage --download-threads 8 "
                               "--max-staged 20h\n  YTCORPUS_PROXIES='http://p1:8080|p1.txt,"
                               "http://p2:8080' ytcorpus fetch --stage /mnt/stage")
-    s.add_argument("--stage", required=True, metavar="DIR",
-                   help="stage folder shared with the GPU workers (local or network)")
+    s.add_argument("--stage", required=True, metavar="DIR|URL",
+                   help="stage store shared with the GPU workers: a folder (local or "
+                        "network) or an fsspec URL (s3://bucket/prefix, gs://...; "
+                        "credentials and endpoint from the environment, e.g. "
+                        "AWS_ENDPOINT_URL)")
     _add_queue_flags(s, "exit when nothing is left to stage and nothing is in flight",
                      "worker name (default host-fetch-pid)",
                      "a video whose page states another fails as wrong_language before "

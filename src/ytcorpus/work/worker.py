@@ -275,7 +275,8 @@ def run_worker(args) -> int:
         from ..stage import StagedSource
 
         staged = StagedSource(args.stage, queue, name,
-                              download_fallback=not getattr(args, "stage_only", False))
+                              download_fallback=not getattr(args, "stage_only", False),
+                              work_dir=fetch_config.work_dir)
     worker = Worker(queue, engine, Fetcher(fetch_config), config, name,
                     max_duration=fetch_config.max_duration,
                     metrics=_metrics(config.metrics_port), staged=staged,
