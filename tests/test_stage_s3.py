@@ -245,3 +245,33 @@ def _ids(q) -> list[str]:
     with q._read_tx() as cur:
         q._exec(cur, "SELECT video_id FROM videos ORDER BY id")
         return [r["video_id"] for r in cur.fetchall()]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_export_to_s3_loads_with_datasets(tmp_path, bucket, fmt):
+    import datasets
+
+    from ytcorpus.manifest import MANIFEST
+    from ytcorpus.models import Result
+
+    url, fs = bucket
+    db = str(tmp_path / "q.db")
+    with open_queue(db) as q:
+        q.add([f"http://127.0.0.1:9/v{i}.webm" for i in range(5)])
+        for c in q.claim("w", 5, 60):
+            q.complete("w", c.video_id, Result(f"text of {c.video_id} here",
+                                               duration_seconds=3.0, tokens=4))
+    out = f"{url}/corpus"
+    r = run_cli("--db", db, "export", out, "--format", fmt, "--shard-size", "2")
+    assert r.returncode == 0, r.stderr[-2000:]
+    fs.invalidate_cache()
+    names = sorted(p.rsplit("/", 1)[-1] for p in fs.ls(out.removeprefix("s3://")))
+    ext = ".parquet" if fmt == "parquet" else ".jsonl"
+    assert names == [MANIFEST] + [f"part-{i:05d}{ext}" for i in range(3)]
+    again = run_cli("--db", db, "export", out, "--format", fmt)
+    assert again.returncode != 0 and "--overwrite" in again.stderr  # shards never clobbered
+    ds = datasets.load_dataset(fmt if fmt == "parquet" else "json",
+                               data_files=f"{out}/*{ext}", split="train",
+                               cache_dir=str(tmp_path / "hf"))
+    assert sorted(ds["text"]) == sorted(f"text of {v} here" for v in ds["id"])
+    assert len(ds) == 5 and not list(tmp_path.glob("ytcorpus-export-*"))

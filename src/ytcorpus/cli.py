@@ -366,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=positive_int, help="audio chunks per batch (default 8)")
     s.set_defaults(func=cmd_transcribe)
 
-    s = sub.add_parser("export", help="write completed transcripts as JSONL/Parquet",
+    s = sub.add_parser("export", help="write completed transcripts as JSONL/Parquet (a folder or s3://...)",
                        description="OUT ending in .jsonl, .jsonl.zst or .parquet is one file; "
                        "any other OUT is a folder of numbered shards plus .manifest.json "
                        "(hidden, so datasets and pyarrow read the folder as it is).")
