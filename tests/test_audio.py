@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ytcorpus.audio import SAMPLE_RATE, decode_to_mono16k
-from ytcorpus.errors import DecodeError, PermanentError
+from ytcorpus.core.audio import SAMPLE_RATE, decode_to_mono16k
+from ytcorpus.core.errors import DecodeError, PermanentError
 
 
 @pytest.mark.parametrize("ext", ["webm", "m4a", "mp3", "ogg", "wav", "flac"])

@@ -52,7 +52,7 @@ def test_db_from_environment_and_db_url(tmp_path):
 
 
 def test_requeue_needs_a_target_and_requeues(tmp_path):
-    from ytcorpus.errors import PermanentError
+    from ytcorpus.core.errors import PermanentError
     from ytcorpus.queue import open_queue
 
     db = str(tmp_path / "data.db")

@@ -8,8 +8,8 @@ import pytest
 
 from conftest import run_cli
 from ytcorpus import config
-from ytcorpus.config import FetchConfig, WorkerConfig, build, settings
-from ytcorpus.errors import ConfigError
+from ytcorpus.core.config import FetchConfig, WorkerConfig, build, settings
+from ytcorpus.core.errors import ConfigError
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_unknown_keys_and_variables_are_reported(clean_env, monkeypatch):
     (clean_env / "ytcorpus.toml").write_text(
         "[work]\nbatch_sise = 8\n[wrok]\nx = 1\n[fetch]\nretries = 2\n")
     monkeypatch.setenv("YTCORPUS_BACTH_SIZE", "4")
-    from ytcorpus.config_report import unknown_settings
+    from ytcorpus.cli.config import unknown_settings
 
     warnings = "\n".join(unknown_settings())
     assert "YTCORPUS_BACTH_SIZE" in warnings

@@ -11,10 +11,10 @@ from yt_dlp import YoutubeDL
 from yt_dlp.extractor.common import InfoExtractor, SearchInfoExtractor
 from yt_dlp.utils import ExtractorError
 
-from ytcorpus.cli import build_parser
-from ytcorpus.discover import (DiscoverOptions, Discoverer, catalog_channels, catalog_queries,
+from ytcorpus.cli.main import build_parser
+from ytcorpus.discover.crawl import (DiscoverOptions, Discoverer, catalog_channels, catalog_queries,
                                channel_url, load_catalog)
-from ytcorpus.discover_cli import discover_command
+from ytcorpus.cli.discover import discover_command
 from ytcorpus.queue import open_queue
 
 PAGE = 30  # entries per continuation page of a channel's videos tab
@@ -211,7 +211,7 @@ def test_failing_sources_are_reported_and_the_rest_continue(db, capsys, monkeypa
 def test_repeated_network_failures_stop_the_run(db, capsys, monkeypatch):
     """Offline: one source spends its retries, the next ones get one try each, and the
     run stops after three in a row with the cause, keeping what was found."""
-    from ytcorpus.discover import NetworkDown
+    from ytcorpus.discover.crawl import NetworkDown
 
     monkeypatch.setattr(DiscoverOptions, "__init__", _fast_retry(DiscoverOptions.__init__))
     with pytest.raises(NetworkDown, match="3 sources in a row failed on the network"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import run_cli
-from ytcorpus.download import render_name, split_output
-from ytcorpus.errors import ConfigError
+from ytcorpus.cli.download import render_name, split_output
+from ytcorpus.core.errors import ConfigError
 
 
 def test_split_output_and_render_name():

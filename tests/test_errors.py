@@ -6,7 +6,7 @@ import errno
 
 import pytest
 
-from ytcorpus.errors import (DatabaseUnavailableError, DeviceBrokenError, NodeFault,
+from ytcorpus.core.errors import (DatabaseUnavailableError, DeviceBrokenError, NodeFault,
                              PermanentError, RetryableError, classify, fault_of, last_line)
 
 CASES = [

@@ -9,10 +9,10 @@ import tracemalloc
 import pytest
 
 from conftest import run_cli
-from ytcorpus.export import export_rows
+from ytcorpus.output.export import export_rows
 from ytcorpus.models import Result, Video
 from ytcorpus.queue import open_queue
-from ytcorpus.tokens import count_tokens, count_tokens_batch
+from ytcorpus.core.tokens import count_tokens, count_tokens_batch
 
 
 def _fill(db: str, n: int, text_len: int = 200) -> None:
@@ -147,7 +147,7 @@ def test_memory_stays_flat_on_200k_rows(tmp_path):
 def test_token_counts_match_the_tokenizer():
     from tokenizers import Tokenizer
 
-    from ytcorpus.tokens import packaged_model_dir
+    from ytcorpus.core.tokens import packaged_model_dir
 
     tok = Tokenizer.from_file(str(packaged_model_dir() / "tokenizer.json"))
     samples = ["Hello world.", "Photosynthesis turns light into chemical energy.", "",

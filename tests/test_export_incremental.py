@@ -10,8 +10,8 @@ import threading
 import pytest
 
 from conftest import run_cli
-from ytcorpus.export import export_rows
-from ytcorpus.manifest import MANIFEST, high_water, read_manifest
+from ytcorpus.output.export import export_rows
+from ytcorpus.output.manifest import MANIFEST, high_water, read_manifest
 from ytcorpus.models import Result
 from ytcorpus.queue import open_queue
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import DEMO, ROOT, run_cli
-from ytcorpus.audio import decode_to_mono16k
+from ytcorpus.core.audio import decode_to_mono16k
 from ytcorpus.queue import open_queue
 
 pytestmark = pytest.mark.slow

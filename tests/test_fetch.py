@@ -8,12 +8,12 @@ import time
 import pytest
 
 from conftest import run_cli
-from ytcorpus.config import FetchConfig
-from ytcorpus.errors import PermanentError, RetryableError, VideoError
-from ytcorpus.fetch import DEFAULT_AUDIO_FORMAT, Fetcher, classify
-from ytcorpus.ids import parse_source
-from ytcorpus.pacing import RoutePool, parse_routes
-from ytcorpus.prefetch import Prefetcher
+from ytcorpus.core.config import FetchConfig
+from ytcorpus.core.errors import PermanentError, RetryableError, VideoError
+from ytcorpus.acquire.ytdlp import DEFAULT_AUDIO_FORMAT, Fetcher, classify
+from ytcorpus.core.ids import parse_source
+from ytcorpus.acquire.pacing import RoutePool, parse_routes
+from ytcorpus.acquire.prefetch import Prefetcher
 
 
 @pytest.fixture
@@ -223,7 +223,8 @@ def test_plugin_dirs_pass_through_to_ytdlp(tmp_path, media_server):
     folder = tmp_path / "plugins" / "corpuspkg" / "yt_dlp_plugins" / "extractor"
     folder.mkdir(parents=True)
     (folder / "corpus_test.py").write_text(PLUGIN)
-    script = ("from ytcorpus.fetch import Fetcher\nfrom ytcorpus.config import FetchConfig, build\n"
+    script = ("from ytcorpus.acquire.ytdlp import Fetcher\n"
+              "from ytcorpus.core.config import FetchConfig, build\n"
               f"f = Fetcher(build(FetchConfig, work_dir={str(tmp_path / 'w')!r}))\n"
               f"got = f.fetch('plugvid', 'corpustest:abc:{media_server.url('tone3.webm')}')\n"
               "print(got.info['title'], got.path.stat().st_size)")

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from ytcorpus.config import FetchConfig
-from ytcorpus.errors import RetryableError
-from ytcorpus.fetch import Fetcher, FetchStopped
+from ytcorpus.core.config import FetchConfig
+from ytcorpus.core.errors import RetryableError
+from ytcorpus.acquire.ytdlp import Fetcher, FetchStopped
 
 
 class TrickleServer:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from media import MediaServer, tone
-from ytcorpus.config import FetchConfig
-from ytcorpus.fetch import Fetcher
+from ytcorpus.core.config import FetchConfig
+from ytcorpus.acquire.ytdlp import Fetcher
 
 OPUS = [16, 32, 64, 128]
 AAC = [48, 128]

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from ytcorpus.config import FetchConfig
-from ytcorpus.errors import PermanentError
-from ytcorpus.fetch import Fetcher, _metadata
+from ytcorpus.core.config import FetchConfig
+from ytcorpus.core.errors import PermanentError
+from ytcorpus.acquire.ytdlp import Fetcher, _metadata
 
 # shapes of yt-dlp YouTube info dicts: `language` set by the uploader, or only the
 # original automatic-caption track ("<lang>-orig") beside its translations
@@ -70,9 +70,9 @@ class LangTestIE(InfoExtractor):
 
 SCRIPT = '''
 import sys
-from ytcorpus.config import FetchConfig, build
-from ytcorpus.errors import PermanentError
-from ytcorpus.fetch import Fetcher
+from ytcorpus.core.config import FetchConfig, build
+from ytcorpus.core.errors import PermanentError
+from ytcorpus.acquire.ytdlp import Fetcher
 
 f = Fetcher(build(FetchConfig, work_dir=sys.argv[1], language="en"))
 for lang, url in (("de", sys.argv[2]), ("en", sys.argv[3])):

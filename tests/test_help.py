@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from conftest import run_cli
-from ytcorpus.cli import build_parser
+from ytcorpus.cli.main import build_parser
 
 
 def commands(parser, path=()):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ytcorpus.errors import InvalidSourceError
-from ytcorpus.ids import parse_source
+from ytcorpus.core.errors import InvalidSourceError
+from ytcorpus.core.ids import parse_source
 
 VID = "dQw4w9WgXcQ"
 YOUTUBE_FORMS = [

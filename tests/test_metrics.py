@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import ROOT, run_cli, wait_for
 from test_monitor import _known_db
-from ytcorpus.metrics import QueueMetrics, WorkerMetrics
+from ytcorpus.observe.metrics import QueueMetrics, WorkerMetrics
 
 
 def free_port() -> int:
@@ -72,7 +72,7 @@ def test_no_port_means_no_server_and_no_errors():
 
 
 def test_a_port_in_use_is_a_clear_error():
-    from ytcorpus.errors import ConfigError
+    from ytcorpus.core.errors import ConfigError
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

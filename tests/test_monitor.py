@@ -6,9 +6,9 @@ import json
 import time
 
 from conftest import ROOT, run_cli
-from ytcorpus.errors import PermanentError
+from ytcorpus.core.errors import PermanentError
 from ytcorpus.models import Result, Video
-from ytcorpus.monitor import collect, sparkline
+from ytcorpus.observe.monitor import collect, sparkline
 from ytcorpus.queue import open_queue
 
 
@@ -105,8 +105,8 @@ def test_a_young_fleet_is_measured_over_its_own_lifetime(tmp_path):
 def test_target_accepts_short_forms():
     import pytest
 
-    from ytcorpus.errors import ConfigError
-    from ytcorpus.monitor import parse_count
+    from ytcorpus.core.errors import ConfigError
+    from ytcorpus.observe.monitor import parse_count
 
     assert parse_count("100B") == 100e9 and parse_count("10M") == 10e6
     assert parse_count("1.5K") == 1500 and parse_count("1000000") == 1e6
@@ -154,7 +154,7 @@ def test_monitor_prints_a_line_per_interval_when_piped(tmp_path):
 
 
 def test_extra_rows_show_downloads_and_staging_when_stats_has_them():
-    from ytcorpus.monitor import extra_rows
+    from ytcorpus.observe.monitor import extra_rows
 
     assert extra_rows({"audio_bytes_downloaded": 0, "staged_videos": 0}) == []
     rows = dict(extra_rows({"audio_bytes_downloaded": 1_500_000_000, "audio_gb_downloaded": 1.5,

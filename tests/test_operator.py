@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import run_cli
-from ytcorpus.errors import PermanentError
+from ytcorpus.core.errors import PermanentError
 from ytcorpus.models import Result
 from ytcorpus.queue import open_queue
 

@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ytcorpus.config import FetchConfig
-from ytcorpus.demo import QuietServer
-from ytcorpus.errors import RetryableError
-from ytcorpus.fetch import Fetcher
-from ytcorpus.pacing import AllRoutesResting, RoutePool, parse_routes
+from ytcorpus.core.config import FetchConfig
+from ytcorpus.cli.demo import QuietServer
+from ytcorpus.core.errors import RetryableError
+from ytcorpus.acquire.ytdlp import Fetcher
+from ytcorpus.acquire.pacing import AllRoutesResting, RoutePool, parse_routes
 
 # the pace holds between the moments requests leave; a loaded 2-core machine adds up to
 # a few hundred ms between leaving yt-dlp and arriving at the proxy
@@ -170,8 +170,8 @@ def test_processes_on_one_host_share_a_route_pace(tmp_path, proxies, media_serve
     procs = []
     for k in range(2):
         urls = [media_server.url(n) for n in NAMES[3 * k:3 * k + 3]]
-        script = ("import sys\nfrom ytcorpus.config import FetchConfig\n"
-                  "from ytcorpus.fetch import Fetcher\n"
+        script = ("import sys\nfrom ytcorpus.core.config import FetchConfig\n"
+                  "from ytcorpus.acquire.ytdlp import Fetcher\n"
                   f"f = Fetcher(FetchConfig(work_dir={str(tmp_path / str(k))!r}, retries=0, "
                   f"proxies=({proxy.url!r},), pace_hosts=('127.0.0.1',), sleep_requests=0, "
                   f"downloads_per_hour={3600 / interval}, pace_jitter=0))\n"
@@ -188,7 +188,7 @@ def test_processes_on_one_host_share_a_route_pace(tmp_path, proxies, media_serve
 
 
 def test_a_rest_seen_by_one_process_holds_for_the_others(tmp_path):
-    from ytcorpus.pacing import MachinePace
+    from ytcorpus.acquire.pacing import MachinePace
 
     shared = tmp_path / "pace"
     a = RoutePool(parse_routes(["http://p:1"], None), per_hour=0, machine=MachinePace(shared))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from conftest import wait_for
-from ytcorpus.progress import WorkProgress
+from ytcorpus.observe.progress import WorkProgress
 
 
 class Clock:

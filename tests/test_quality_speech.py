@@ -23,7 +23,7 @@ def speech(tmp_path_factory) -> dict:
     """name -> (audio path, Transcript), transcribed once per session in one engine call."""
     import numpy as np
 
-    from ytcorpus.audio import decode_to_mono16k
+    from ytcorpus.core.audio import decode_to_mono16k
     from ytcorpus.engines import load_engine
 
     root = tmp_path_factory.mktemp("speech")
@@ -40,13 +40,15 @@ def speech(tmp_path_factory) -> dict:
     paths["tone"] = write_audio(root / "tone.webm", tone(20.0, freq=330))
     engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=8)
     names = list(paths)
-    transcripts = engine.transcribe([decode_to_mono16k(paths[n]) for n in names])
+    from ytcorpus.work.pipeline import transcribe_arrays
+    transcripts = transcribe_arrays(engine, [decode_to_mono16k(paths[n]) for n in names])
     return {n: (paths[n], t) for n, t in zip(names, transcripts)}
 
 
 def test_paragraph_breaks_at_the_long_pause_only(speech):
-    from ytcorpus.audio import decode_to_mono16k
-    from ytcorpus.quality import build_transcript, speech_regions
+    from ytcorpus.core.audio import decode_to_mono16k
+    from ytcorpus.quality import build_transcript
+    from ytcorpus.work.vad import speech_regions
 
     for name, breaks in (("two_paragraphs", 1), ("en_a", 0), ("en_b", 0)):
         path, t = speech[name]
@@ -59,8 +61,9 @@ def test_paragraph_breaks_at_the_long_pause_only(speech):
 
 
 def _paragraphs(speech) -> list[str]:
-    from ytcorpus.audio import decode_to_mono16k
-    from ytcorpus.quality import build_transcript, speech_regions
+    from ytcorpus.core.audio import decode_to_mono16k
+    from ytcorpus.quality import build_transcript
+    from ytcorpus.work.vad import speech_regions
 
     path, t = speech["two_paragraphs"]
     return build_transcript(t.segments, t.duration, "en", t.quality["speech_s"],

@@ -7,14 +7,14 @@ import json
 import threading
 
 from conftest import run_cli, wait_for
-from ytcorpus.config import FetchConfig
-from ytcorpus.fetch import Fetcher
-from ytcorpus.fetchfleet import FetchFleetWorker
+from ytcorpus.core.config import FetchConfig
+from ytcorpus.acquire.ytdlp import Fetcher
+from ytcorpus.acquire.fleet import FetchFleetWorker
 from ytcorpus.models import Result
 from ytcorpus.queue import open_queue
 from ytcorpus.queue.staging import (download_totals, load_routes, mark_staged,
                                     save_routes, staged_backlog)
-from ytcorpus.stage import StagedSource, StageStore, audio_seconds, parse_max_staged
+from ytcorpus.acquire.stage import StagedSource, StageStore, audio_seconds, parse_max_staged
 
 NAMES = ["tone3.webm", "tone3.m4a", "tone3.mp3", "tone3.ogg"]
 

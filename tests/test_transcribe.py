@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from conftest import DEMO, run_cli
-from ytcorpus.transcribe import expand_inputs
+from ytcorpus.cli.transcribe import expand_inputs
 
 ARCTIC = DEMO / "arctic_a0007.wav"
 SRT_CUE = re.compile(r"^(\d+)\n(\d\d:\d\d:\d\d,\d\d\d) --> (\d\d:\d\d:\d\d,\d\d\d)\n(.+)$")
@@ -109,7 +109,7 @@ def test_several_inputs_to_stdout_need_output_dir_or_json(tmp_path):
 
 
 def test_cuda_on_a_cpu_machine_fails_before_loading_weights(tmp_path):
-    from ytcorpus.device import _cuda_devices
+    from ytcorpus.core.device import _cuda_devices
 
     if _cuda_devices(None):
         pytest.skip("this machine has a CUDA device")

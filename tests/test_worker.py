@@ -179,10 +179,10 @@ def test_cuda_out_of_memory_halves_the_batch_and_goes_on(tmp_path, served):
     """No GPU here: the real engine is wrapped so any batch of more than 2 chunks raises
     the error torch raises on CUDA OOM; the worker must halve the batch, split the failed
     one and store everything."""
-    from ytcorpus.config import FetchConfig, WorkerConfig
+    from ytcorpus.core.config import FetchConfig, WorkerConfig
     from ytcorpus.engines import load_engine
-    from ytcorpus.fetch import Fetcher
-    from ytcorpus.worker import Worker
+    from ytcorpus.acquire.ytdlp import Fetcher
+    from ytcorpus.work.worker import Worker
 
     engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=8)
     real = engine.transcribe_chunks

@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 
 from conftest import DEMO, ROOT, run_cli, wait_for
-from ytcorpus.audio import decode_to_mono16k
-from ytcorpus.config import FetchConfig, WorkerConfig
+from ytcorpus.core.audio import decode_to_mono16k
+from ytcorpus.core.config import FetchConfig, WorkerConfig
 from ytcorpus.engines import load_engine
 from ytcorpus.engines.base import EngineContractError
-from ytcorpus.errors import ConfigError, EngineError, YtcorpusError
-from ytcorpus.fetch import Fetcher
+from ytcorpus.core.errors import ConfigError, EngineError, YtcorpusError
+from ytcorpus.acquire.ytdlp import Fetcher
 from ytcorpus.models import Transcript
 from ytcorpus.queue import open_queue
 from ytcorpus.work.pipeline import transcribe_files
-from ytcorpus.worker import Worker
+from ytcorpus.work.worker import Worker
 
 SR = 16000
 FREE = "free_engine:FreeEngine"

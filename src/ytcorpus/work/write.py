@@ -16,8 +16,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import video_error
-from ..models import Segment, Transcript
+from ..core.errors import video_error
+from ..core.models import Segment, Transcript
 from .chunks import Chunk, Video
 from .prepare import Prepared
 
@@ -180,7 +180,7 @@ class QueueStore:
         self.audio_seconds = 0.0
 
     def deliver(self, done: list, failed: list) -> None:
-        from ..tokens import count_tokens_batch
+        from ..core.tokens import count_tokens_batch
 
         tokens = count_tokens_batch([t.text for _, t in done]) if done else []
         results = [(v.key, self._result(v, t, n)) for (v, t), n in zip(done, tokens)]
@@ -225,7 +225,7 @@ class QueueStore:
                     video.key, kind, error)
 
     def _result(self, video, t: Transcript, n_tokens: int):
-        from ..models import Result
+        from ..core.models import Result
 
         info = getattr(video.fetched, "info", None) or {}
         extra = {k: getattr(t, k) for k in ("quality", "language_source")
