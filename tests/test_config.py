@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import run_cli
-from ytcorpus import config
+from ytcorpus.core import config
 from ytcorpus.core.config import FetchConfig, WorkerConfig, build, settings
 from ytcorpus.core.errors import ConfigError
 

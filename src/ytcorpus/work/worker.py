@@ -20,15 +20,15 @@ import time
 import uuid
 from typing import Any
 
-from ....errors import DeviceBrokenError, YtcorpusError, fault_of
-from ....prefetch import Prefetcher
-from ..batch import EngineLoop
-from ..circuit import Circuit
-from ..cli.download import Claimer, Downloader, Held
-from ..pipeline import pool_seconds
-from ..pool import ChunkPool
-from ..prepare import PrepareStage, default_prepare_threads
-from ..write import QueueStore, Writer
+from ..core.errors import DeviceBrokenError, YtcorpusError, fault_of
+from ..acquire.prefetch import Prefetcher
+from .batch import EngineLoop
+from .circuit import Circuit
+from .download import Claimer, Downloader, Held
+from .pipeline import pool_seconds
+from .pool import ChunkPool
+from .prepare import PrepareStage, default_prepare_threads
+from .write import QueueStore, Writer
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def _metrics(port: int | None) -> Any:
     """Prometheus gauges (ytcorpus.metrics); a port in use is a ConfigError."""
     if not port:
         return None
-    from ....metrics import WorkerMetrics
+    from ..observe.metrics import WorkerMetrics
 
     return WorkerMetrics(port)
 
@@ -54,7 +54,7 @@ def _metrics(port: int | None) -> Any:
 def _progress(queue, config) -> Any:
     """The live line / periodic summary; the queue's size is asked from the progress
     thread only, at most every progress.QUEUE_EVERY_S (stats() is slow on big queues)."""
-    from ....progress import WorkProgress
+    from ..observe.progress import WorkProgress
 
     def left() -> int:
         s = queue.stats()
@@ -121,7 +121,7 @@ class Worker:
                                      state=self._state())
                 routes = getattr(self.fetcher, "routes", None)
                 if routes is not None:  # per-proxy pacing counters, for the monitor
-                    from ....queue.staging import save_routes
+                    from ..queue.staging import save_routes
 
                     save_routes(self.queue, self.name, routes.snapshot())
             except YtcorpusError as exc:  # a slow database must not kill the worker
@@ -251,11 +251,11 @@ def run_worker(args) -> int:
     model, run until stopped (or empty, with --exit-when-empty)."""
     import signal
 
-    from ....config import FetchConfig, WorkerConfig, build
-    from ....device import check_device
-    from ....engines import load_engine
-    from ....fetch import Fetcher
-    from ....queue import open_queue
+    from ..core.config import FetchConfig, WorkerConfig, build
+    from ..core.device import check_device
+    from ..engines import load_engine
+    from ..acquire.ytdlp import Fetcher
+    from ..queue import open_queue
 
     flags = {k: getattr(args, k, None) for k in (
         "device", "engine", "model", "batch_size", "download_threads", "prefetch", "lease",
@@ -272,7 +272,7 @@ def run_worker(args) -> int:
     name = worker_name(config.name, engine.device)
     staged = None
     if getattr(args, "stage", None):
-        from ....stage import StagedSource
+        from ..acquire.stage import StagedSource
 
         staged = StagedSource(args.stage, queue, name,
                               download_fallback=not getattr(args, "stage_only", False))
