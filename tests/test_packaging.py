@@ -26,7 +26,7 @@ def test_every_pinned_requirement_is_declared_in_pyproject():
               if line.strip() and not line.startswith("#")}
     assert pinned - declared == set()
     assert {"postgres", "gpu", "dev"} <= set(project["optional-dependencies"])
-    assert project["scripts"]["ytcorpus"] == "ytcorpus.cli:main"
+    assert project["scripts"]["ytcorpus"] == "ytcorpus.cli.main:main"
 
 
 def test_readme_stands_alone_and_starts_with_the_two_commands():
