@@ -216,6 +216,14 @@ class Queue(ABC):
             return self._update_held(cur, "status = 'pending', worker = NULL, lease_until = NULL",
                                      (), worker, video_ids)
 
+    @_patient
+    def release_worker(self, worker: str) -> int:
+        """Every row of a worker lost with its machine back to pending, uncharged (no
+        attempt, no crash); `worker` may be a name prefix (queue/fleet.py)."""
+        from .fleet import release_worker
+
+        return release_worker(self, worker)
+
     def _update_held(self, cur, assignments: str, values: tuple, worker: str,
                      video_ids: Sequence[str]) -> int:
         """UPDATE rows this worker holds (processing), in chunks; returns rows changed."""
