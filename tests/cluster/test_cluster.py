@@ -61,7 +61,10 @@ def test_one_worker_per_gpu_completes_every_row_once(ray_cluster, pg_server, med
                                                      tmp_path):
     n = 12
     db = _db(pg_server, media_server, n, tag="once")
-    r = run_cli(*_cluster_args(ray_cluster, db, tmp_path, "free_engine:FreeEngine"),
+    stage = tmp_path / "stage"  # a fetcher actor stages audio; the GPU workers take
+    # staged rows first and download the others themselves
+    r = run_cli(*_cluster_args(ray_cluster, db, tmp_path, "free_engine:FreeEngine",
+                               "--fetchers", "1", "--stage", str(stage)),
                 env=PLUGIN_ENV, timeout=300)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     rows = _rows(db)
@@ -77,6 +80,9 @@ def test_one_worker_per_gpu_completes_every_row_once(ray_cluster, pg_server, med
     assert gpus <= {"0", "1"}
     log = r.stdout + r.stderr
     assert len(re.findall(r"worker ray-\S+ started \(slot gpu-", log)) == 2
+    assert re.search(r"worker ray-any-fetch0-\S+ started \(slot fetch-0\)", log)
+    assert not [p for p in stage.rglob("*") if p.is_file()]  # staged audio deleted
+    assert "stopped with an error" not in log and "died" not in log
     assert "fleet: 1 nodes" in log
 
 
