@@ -144,3 +144,19 @@ def test_a_node_killed_mid_run_gives_its_rows_back_uncharged(
     m = re.search(r"lost with node \S+: (\d+) rows back to pending, uncharged", out)
     assert m and int(m.group(1)) >= 1, out[-4000:]
     assert "crashes 0" in out
+
+
+def test_every_worker_blocked_by_node_faults_exits_75(ray_cluster, pg_server, media_server,
+                                                      tmp_path):
+    """A server answering 429 (rate limited: the node's fault, not the videos'): each
+    worker's circuit opens, every worker stops blocked, the fleet exits 75, nothing is
+    charged."""
+    db = pg_server.new_database()
+    with open_queue(db) as q:
+        q.add([media_server.url("tone3.webm", "flaky429") + f"?blocked={i}" for i in range(4)])
+    r = run_cli(*_cluster_args(ray_cluster, db, tmp_path, "free_engine:FreeEngine"),
+                env=PLUGIN_ENV, timeout=300)
+    log = r.stdout + r.stderr
+    assert r.returncode == 75, log[-4000:]
+    assert all(x["status"] == "pending" and x["attempts"] == 0 for x in _rows(db))
+    assert len(re.findall(r"worker ray-\S+ stopped: exit 75", log)) == 2

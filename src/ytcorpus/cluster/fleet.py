@@ -25,6 +25,7 @@ every `summary_s`.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -107,6 +108,9 @@ class Fleet:
     # ---- starting and ending actors -------------------------------------------------
     def _options(self, slot: Slot) -> dict[str, Any]:
         opts: dict[str, Any] = {"max_restarts": 0, "max_concurrency": 2}
+        forwarded = {k: v for k, v in os.environ.items() if k.startswith("YTCORPUS_")}
+        if forwarded:  # the supervisor's settings reach every worker, on every node
+            opts["runtime_env"] = {"env_vars": forwarded}
         if slot.kind == "gpu":
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
