@@ -36,6 +36,7 @@ class Settings:
     restart_max: float  # the longest delay
     nvidia_smi: str
     prog: str  # how the user ran us, for hints: "ytcorpus launch" or "bash launch.sh"
+    healthy_run: float = HEALTHY_RUN_S  # a run this long resets the restart delay
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -2,7 +2,7 @@
 
 A worker that exits non-zero (a crash, 70 = broken device, 75 = node blocked) starts again
 after a delay that doubles from YTCORPUS_RESTART_DELAY up to YTCORPUS_RESTART_MAX and
-resets after a run of HEALTHY_RUN_S. A worker that exits 0 (done), 2 (bad arguments:
+resets after a run of 10 minutes. A worker that exits 0 (done), 2 (bad arguments:
 restarting cannot help) or is being stopped (SIGTERM or SIGINT here, passed on to the
 worker) is not. The launcher starts it as
 `python -m ytcorpus.launch.supervisor LABEL DEVICE -- WORK_ARGS...`; its own output goes to
@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Sequence
 
-from .files import HEALTHY_RUN_S, Settings, exit_status, set_state
+from .files import Settings, exit_status, set_state
 
 
 def worker_command(device: str, work_args: Sequence[str]) -> list[str]:
@@ -66,13 +66,12 @@ class Supervisor:
             if rc in (0, 2):
                 set_state(self.state, state=f"exited {rc}", pid="")
                 return 0
-            if time.monotonic() - started >= HEALTHY_RUN_S:
+            if time.monotonic() - started >= self.settings.healthy_run:
                 delay = self.settings.restart_delay
             restarts += 1
             set_state(self.state, state=f"restarting in {delay:g}s (exit {rc})",
                       restarts=restarts, pid="")
-            print(f"ytcorpus launch: worker exited {rc}; restart {restarts} in {delay:g}s",
-                  flush=True)
+            self._note(f"worker exited {rc}; restart {restarts} in {delay:g}s")
             self._sleep(delay)
             if self.stopping:
                 set_state(self.state, state=f"stopped (exit {rc})")
@@ -94,6 +93,10 @@ class Supervisor:
         rc = exit_status(self.child.wait())
         self.child = None
         return rc
+
+    def _note(self, line: str) -> None:
+        with open(self.settings.log(self.label), "a") as f:
+            f.write(f"ytcorpus launch: {line}\n")
 
     def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
