@@ -105,6 +105,7 @@ def test_launch_sh_restarts_a_killed_worker_with_a_growing_delay(tmp_path):
         text = log.read_text()
         assert "worker exited 137; restart 1 in 1s" in text  # the delay doubles
         assert "worker exited 137; restart 2 in 2s" in text
+        assert "unknown environment variable" not in text  # YTCORPUS_LAUNCH_PROG is known
     finally:
         stop = subprocess.run([*LAUNCH_SH, "stop"], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=120)
