@@ -13,6 +13,10 @@ import pytest
 from pgserver import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
+# subprocesses that load test plugins (free_engine:..., fault_engines:...) find tests/, and
+# still import the ytcorpus that this session imports
+PLUGIN_ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "tests"),
+                                                          os.environ.get("PYTHONPATH")]))}
 
 
 @pytest.fixture(autouse=True, scope="session")

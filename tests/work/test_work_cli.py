@@ -12,13 +12,13 @@ import urllib.request
 
 import pytest
 
-from conftest import DEMO, ROOT, run_cli, wait_for
+from conftest import PLUGIN_ENV, DEMO, run_cli, wait_for
 from ytcorpus.core.device import check_device
 from ytcorpus.core.errors import ConfigError
 from ytcorpus.cli.oneline import EXIT_ERROR
 from ytcorpus.queue import open_queue
 
-ENV = {"PYTHONPATH": str(ROOT / "tests")}
+ENV = dict(PLUGIN_ENV)
 
 
 def _has_cuda() -> bool:

@@ -22,15 +22,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.errors import RetryableError
-
-try:  # the resilience helper's node-fault base, once it exists
-    from ..core.errors import NodeFault as _NodeFault  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on the errors module's version
-    _NodeFault = RetryableError
+from ..core.errors import NodeFault
 
 
-class AllRoutesResting(_NodeFault):  # type: ignore[misc,valid-type]
+class AllRoutesResting(NodeFault):
     """Every proxy (and the bare IP) is resting after 429s or bot checks."""
 
     kind = "rate_limited"

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..core.config import FetchConfig
 from .deadline import Watchdog
-from ..core.errors import PermanentError, RetryableError, VideoError, classify
+from ..core.errors import NodeFault, PermanentError, RetryableError, VideoError, classify
 from .pacing import AllRoutesResting, Route, RoutePool
 from .prefetch import Prefetcher  # noqa: F401  (DESIGN: fetch.Prefetcher)
 from ..quality.language import metadata_language
@@ -44,13 +44,8 @@ DEFAULT_AUDIO_FORMAT = "/".join([*(f"{f}[language_preference>=5]" for f in _FLOO
                                  *_FLOORS, "w", "b*"])
 ASR_FORMAT_SORT = ["lang", "+abr", "+size"]
 
-try:  # the resilience helper's node-fault base, once it exists
-    from ..core.errors import NodeFault as _NodeFault  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on the errors module's version
-    _NodeFault = RetryableError
 
-
-class FetchStopped(_NodeFault):  # type: ignore[misc,valid-type]
+class FetchStopped(NodeFault):
     """The fetcher was closed (the worker is stopping): the row goes back uncharged."""
 
     kind = "interrupted"

@@ -9,7 +9,6 @@ engine loop (chunk results), in any order; only this thread touches the assembli
 
 from __future__ import annotations
 
-import inspect
 import logging
 import queue
 import threading
@@ -34,25 +33,17 @@ class _Assembly:
 
 
 def _transcript_builder() -> Callable[..., Transcript]:
-    from ..quality import build_transcript
-
-    params = inspect.signature(build_transcript).parameters
-    try:
-        from ..quality import metadata_language
-    except ImportError:
-        metadata_language = None
+    """The writer's way from an engine's raw segments to a Transcript (quality applied)."""
+    from ..quality import build_transcript, metadata_language
 
     def build(video: Video, segments: list[Segment], info: Prepared, engine: Any) -> Transcript:
         language = video.language or getattr(engine, "language", None)
-        extra: dict[str, Any] = {}
-        if "multilingual" in params:
-            extra["multilingual"] = bool(getattr(engine, "multilingual", False))
-        if "regions" in params:
-            extra["regions"] = info.regions  # paragraph breaks at the VAD's long silences
-        if "metadata_language" in params and metadata_language is not None:
-            fetched = video.fetched
-            extra["metadata_language"] = metadata_language(getattr(fetched, "info", None))
-        return build_transcript(segments, info.duration, language, info.speech_s, **extra)
+        fetched = video.fetched
+        return build_transcript(
+            segments, info.duration, language, info.speech_s,
+            multilingual=bool(getattr(engine, "multilingual", False)),
+            regions=info.regions,  # paragraph breaks at the VAD's long silences
+            metadata_language=metadata_language(getattr(fetched, "info", None)))
 
     return build
 
