@@ -26,7 +26,7 @@ class _Interrupted(Exception):
     pass
 
 
-def _interrupt(signum, frame):
+def _interrupt(signum: int, frame: object) -> None:
     raise _Interrupted
 
 

@@ -44,7 +44,7 @@ class Supervisor:
         self.child: subprocess.Popen | None = None
         self.stopping = False
 
-    def on_signal(self, signum, frame) -> None:
+    def on_signal(self, signum: int, frame: object) -> None:
         self.stopping = True
         if self.child is not None and self.child.returncode is None:
             try:
