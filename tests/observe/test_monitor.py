@@ -68,7 +68,8 @@ def test_top_level_monitor_py_shim(tmp_path):
     db = str(tmp_path / "data.db")
     _known_db(db)
     out = subprocess.run([sys.executable, str(ROOT / "monitor.py"), "--once", "--db", db],
-                         capture_output=True, text=True, env={"COLUMNS": "160", "PATH": "/usr/bin"})
+                         capture_output=True, text=True, cwd=tmp_path,  # any directory
+                         env={"COLUMNS": "160", "PATH": "/usr/bin"})
     assert out.returncode == 0, out.stderr
     assert "1,200 completed" in out.stdout
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEMO, ROOT, run_cli, wait_for, wer
+from conftest import DEMO, run_cli, wait_for, wer
 from ytcorpus.queue import open_queue
 
 pytestmark = pytest.mark.slow
@@ -142,13 +142,13 @@ def test_two_workers_on_one_sqlite_file_never_share_a_row(tmp_path, served):
     assert len(done) == 10 and max(done.values()) == 1
 
 
-def test_launch_sh_starts_one_cpu_worker_and_stop_stops_it(tmp_path, served):
+def test_launch_starts_one_cpu_worker_and_stop_stops_it(tmp_path, served):
     db = str(tmp_path / "data.db")
     _queue_copies(db, served, 2)
     env = {**os.environ, "YTCORPUS_DB": db, "YTCORPUS_LOG_DIR": str(tmp_path / "logs"),
            "PATH": "/usr/bin:/bin"}  # no nvidia-smi: the CPU path
-    launch = subprocess.Popen(["bash", str(ROOT / "launch.sh"), "--", "--model", "tiny.en",
-                               "--work-dir", str(tmp_path / "work")], env=env,
+    launch = subprocess.Popen([sys.executable, "-m", "ytcorpus", "launch", "--", "--model",
+                               "tiny.en", "--work-dir", str(tmp_path / "work")], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     pid_file = tmp_path / "logs" / "workers.pid"
     wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=60)
@@ -157,7 +157,7 @@ def test_launch_sh_starts_one_cpu_worker_and_stop_stops_it(tmp_path, served):
     worker_pid = int(pid_file.read_text().split()[0])
     assert pid_file.read_text().split()[1] == "cpu"
     wait_for(lambda: _done(db) == 2, timeout=120)
-    stop = subprocess.run(["bash", str(ROOT / "launch.sh"), "stop"], env=env,
+    stop = subprocess.run([sys.executable, "-m", "ytcorpus", "launch", "stop"], env=env,
                           capture_output=True, text=True, timeout=150)
     assert stop.returncode == 0, stop.stdout + stop.stderr
     assert "all workers stopped" in stop.stdout

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 def register(sub) -> None:
     s = sub.add_parser(
-        "cluster", help="run the fleet on a Ray cluster: a worker per GPU, on every node",
+        "cluster", help="the fleet on a Ray cluster: a worker per GPU of every node",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="One transcribe worker per GPU of every node of a Ray cluster (a Ray "
         "actor running the same worker as `work`, in-process), optional CPU workers and "

@@ -31,9 +31,10 @@ T = TypeVar("T")
 
 FILE_NAME = "ytcorpus.toml"
 PREFIX = "YTCORPUS_"
-# YTCORPUS_* variables that are not a stage field (read elsewhere, or by launch.sh/tests)
+# YTCORPUS_* variables that are not a stage field (read elsewhere: ytcorpus launch, tests)
 OTHER_ENV = {"DB", "CONFIG", "CACHE", "HF_MODE", "HF_DTYPE", "LOG_DIR", "READY_TIMEOUT",
-             "STOP_TIMEOUT", "SKIP_POSTGRES", "RESTART_DELAY", "RESTART_MAX", "NVIDIA_SMI"}
+             "STOP_TIMEOUT", "SKIP_POSTGRES", "RESTART_DELAY", "RESTART_MAX", "NVIDIA_SMI",
+             "LAUNCH_PROG"}
 TOP_LEVEL_KEYS = {"db"}
 SECRET_FIELDS = {"cookies"}
 
