@@ -13,8 +13,9 @@ An actor that ends is looked at once:
   crash counted, and the node's slots are dropped;
 - it died on a live node (SIGKILL, OOM): a crash; it is replaced at once, and its rows
   count a crash when their lease ends (Queue.reap_expired), as for `work`;
-- it returned: 0 with --exit-when-empty is a slot done; 75 a slot blocked by a node
-  fault; anything else (70: broken device) is replaced.
+- it returned: 0 is a slot done (drained with --exit-when-empty, or --max-videos); 75
+  a slot blocked by a node fault; anything else (70: broken device) is replaced, up to
+  MAX_FAILURES times in a row; when every slot gave up the supervisor exits 70.
 With --exit-when-empty the supervisor exits 0 once every slot stopped and nothing is
 claimable, leased or reapable; 75 when every slot stopped blocked. Without it, it runs
 until SIGINT/SIGTERM, then stops every actor (the batch in flight finishes; held rows
@@ -37,6 +38,7 @@ from ..queue.fleet import claimable_now
 log = logging.getLogger(__name__)
 
 EXIT_BLOCKED = 75
+EXIT_FAILED = 70  # every slot failed MAX_FAILURES times in a row (a broken model or setup)
 MAX_FAILURES = 5  # a slot that fails this many times in a row is given up
 
 
@@ -65,6 +67,7 @@ class Fleet:
         self.slots: dict[str, Slot] = {}
         self.stop = threading.Event()
         self.lost_nodes: set[str] = set()
+        self._warned = False
         self.counts = {"started": 0, "replaced": 0, "crashes": 0, "lost_with_node": 0,
                        "released_uncharged": 0}
 
@@ -89,6 +92,10 @@ class Fleet:
         for kind, count in (("cpu", self.cpu_workers), ("fetch", self.fetchers)):
             for n in range(count):
                 self.slots.setdefault(f"{kind}-{n}", Slot(f"{kind}-{n}", kind))
+        if not self.slots and not self._warned:
+            self._warned = True
+            log.warning("no GPU in the cluster and no --cpu-workers/--fetchers: nothing to "
+                        "run until a node with GPUs joins")
         for slot in self.slots.values():
             if slot.state == "new":
                 self.start(slot)
@@ -189,7 +196,7 @@ class Fleet:
                  out.get("name", slot.prefix), code, out.get("completed", 0),
                  out.get("failed", 0), out.get("audio_seconds", 0.0))
         slot.failures = 0
-        if code == 0 and (self.exit_when_empty or self.stop.is_set()):
+        if code == 0:  # drained (--exit-when-empty), --max-videos reached, or stopped
             slot.state = "done"
         elif code == EXIT_BLOCKED and self.exit_when_empty:
             slot.state = "blocked"
@@ -224,11 +231,17 @@ class Fleet:
                 self.ended(slot)
 
     def finished(self) -> int | None:
-        """With --exit-when-empty: the exit code once nothing is left, else None."""
-        if not self.exit_when_empty or self.running() or not self.slots:
+        """The exit code once nothing is left (--exit-when-empty) or every worker
+        ended on its own (--max-videos), else None."""
+        if self.running() or not self.slots:
             return None
         if any(s.state == "new" for s in self.slots.values()):
             return None
+        if all(s.state == "failed" for s in self.slots.values()):
+            log.error("every worker failed %d times in a row: giving up", MAX_FAILURES)
+            return EXIT_FAILED
+        if not self.exit_when_empty:
+            return 0 if all(s.state == "done" for s in self.slots.values()) else None
         stats = self.queue.stats()
         claimable, reapable = claimable_now(self.queue)
         states = {s.state for s in self.slots.values()}
