@@ -274,3 +274,32 @@ def test_export_to_s3_loads_with_datasets(tmp_path, bucket, fmt):
                                cache_dir=str(tmp_path / "hf"))
     assert sorted(ds["text"]) == sorted(f"text of {v} here" for v in ds["id"])
     assert len(ds) == 5 and not list(tmp_path.glob("ytcorpus-export-*"))
+
+
+def test_incremental_export_to_s3_adds_only_new_rows(tmp_path, bucket):
+    import json
+
+    from ytcorpus.models import Result
+
+    url, fs = bucket
+    db = str(tmp_path / "q.db")
+    out = f"{url}/inc"
+
+    def complete(ids):
+        with open_queue(db) as q:
+            q.add(ids)
+            for c in q.claim("w", len(ids), 60):
+                q.complete("w", c.video_id, Result(f"words of {c.video_id}",
+                                                   duration_seconds=1.0, tokens=3))
+
+    complete([f"a{i:010d}" for i in range(3)])
+    assert run_cli("--db", db, "export", out, "--incremental").returncode == 0
+    complete([f"b{i:010d}" for i in range(2)])
+    r = run_cli("--db", db, "export", out, "--incremental")
+    assert r.returncode == 0, r.stderr[-2000:]
+    key = out.removeprefix("s3://")
+    fs.invalidate_cache()
+    manifest = json.loads(fs.cat_file(f"{key}/.manifest.json"))
+    assert manifest["rows"] == 5 and [s["rows"] for s in manifest["shards"]] == [3, 2]
+    second = fs.cat_file(f"{key}/{manifest['shards'][1]['file']}").decode().splitlines()
+    assert sorted(json.loads(line)["id"] for line in second) == ["b0000000000", "b0000000001"]
