@@ -18,7 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-from ..core.errors import ConfigError, YtcorpusError
+from ..core.errors import ConfigError, UsageError, YtcorpusError
 from .ytdlp import FetchedAudio
 from ..queue.staging import staged_backlog, unstage
 
@@ -85,7 +85,7 @@ def parse_max_staged(text: str | None) -> tuple[float | None, int | None]:
 
     size = parse_bytes(text.strip().upper().removesuffix("B") or "x")
     if not size:
-        raise ConfigError(f"--max-staged {text!r}: give hours (10h) or a size (50GB)")
+        raise UsageError(f"--max-staged {text!r}: give hours (10h) or a size (50GB)")
     return None, int(size)
 
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..core.errors import YtcorpusError
+from ..core.errors import UsageError, YtcorpusError
 from .manifest import high_water, prepare_folder, write_manifest
 from ..core.tokens import TOKENIZER_NAME
 
@@ -232,7 +232,7 @@ def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
     try:
         if out == "-":
             if fmt != "jsonl":
-                raise YtcorpusError(f"export -: stdout takes JSONL only, not {fmt}")
+                raise UsageError(f"export -: stdout takes JSONL only, not {fmt}")
             single, writer = True, StdoutJsonlWriter()
         elif single:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -290,7 +290,6 @@ def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
 
 def check_flags(text: str | None) -> list[str]:
     """`--exclude-flags a,b`: the names, each one a flag rows can carry (else a usage error)."""
-    from ..core.errors import UsageError
     from ..quality.flags import KNOWN_FLAGS
 
     names = [f.strip() for f in (text or "").split(",") if f.strip()]
