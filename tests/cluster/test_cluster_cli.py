@@ -23,7 +23,7 @@ def test_fetchers_need_a_stage_store_and_a_missing_database_is_refused(tmp_path)
     with open_queue(db) as q:
         q.add(["aaaaaaaaaaa"])
     r = run_cli("--db", db, "cluster", "--address", "127.0.0.1:1", "--fetchers", "2")
-    assert r.returncode != 0 and "--stage" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "--stage" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("--db", str(tmp_path / "none.db"), "cluster", "--address", "127.0.0.1:1")
     assert r.returncode != 0 and "none.db" in r.stderr and "Traceback" not in r.stderr
     help_text = run_cli("cluster", "--help").stdout

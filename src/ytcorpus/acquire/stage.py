@@ -21,7 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
-from ..core.errors import ConfigError, NodeFault, YtcorpusError
+from ..core.errors import ConfigError, NodeFault, UsageError, YtcorpusError
 from ..core.storage import filesystem, is_url, protocol, redact_url
 from ..queue.staging import staged_backlog, unstage
 from .ytdlp import FetchedAudio
@@ -230,7 +230,7 @@ def parse_max_staged(text: str | None) -> tuple[float | None, int | None]:
 
     size = parse_bytes(text.strip().upper().removesuffix("B") or "x")
     if not size:
-        raise ConfigError(f"--max-staged {text!r}: give hours (10h) or a size (50GB)")
+        raise UsageError(f"--max-staged {text!r}: give hours (10h) or a size (50GB)")
     return None, int(size)
 
 

@@ -63,7 +63,7 @@ WORKER_FLAGS = ("device", "engine", "model", "batch_size", "download_threads", "
 def actor_flags(args) -> dict:
     """What each actor's worker is built from: the work flags, and the database and the
     stage store as absolute addresses (an actor's working folder is Ray's, not ours)."""
-    from ..core.errors import ConfigError
+    from ..core.errors import UsageError
     from ..core.storage import is_url
     from ..queue import is_postgres, resolve_db
 
@@ -73,9 +73,9 @@ def actor_flags(args) -> dict:
     if flags["stage"] and not is_url(flags["stage"]):
         flags["stage"] = os.path.abspath(os.path.expanduser(flags["stage"]))
     if args.fetchers and not flags["stage"]:
-        raise ConfigError("--fetchers stage audio for the GPUs: give --stage DIR|URL too")
+        raise UsageError("--fetchers stage audio for the GPUs: give --stage DIR|URL too")
     if flags["stage_only"] and not flags["stage"]:
-        raise ConfigError("--stage-only needs --stage DIR|URL")
+        raise UsageError("--stage-only needs --stage DIR|URL")
     return flags
 
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..core.errors import YtcorpusError
+from ..core.errors import UsageError, YtcorpusError
 from ..core.storage import is_url
 from ..core.tokens import TOKENIZER_NAME
 from .manifest import MANIFEST, high_water, prepare_folder, write_manifest
@@ -251,7 +251,7 @@ def _export(rows, out, fmt, single, max_rows, max_bytes, progress, exclude_flags
     try:
         if out == "-":
             if fmt != "jsonl":
-                raise YtcorpusError(f"export -: stdout takes JSONL only, not {fmt}")
+                raise UsageError(f"export -: stdout takes JSONL only, not {fmt}")
             single, writer = True, StdoutJsonlWriter()
         elif single:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -318,7 +318,6 @@ def _export(rows, out, fmt, single, max_rows, max_bytes, progress, exclude_flags
 
 def check_flags(text: str | None) -> list[str]:
     """`--exclude-flags a,b`: the names, each one a flag rows can carry (else a usage error)."""
-    from ..core.errors import UsageError
     from ..quality.flags import KNOWN_FLAGS
 
     names = [f.strip() for f in (text or "").split(",") if f.strip()]
