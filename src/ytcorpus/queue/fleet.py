@@ -1,37 +1,22 @@
-"""Queue side of `ytcorpus cluster`: rows of a worker lost with its machine.
+"""Queue side of `ytcorpus cluster`: is there work for another wave of workers?
 
-A worker whose node died (a spot instance preempted) did nothing wrong and neither did
-its rows: they go back to pending at once, uncharged (no attempt, no crash). A worker
-process that died on a live machine is a crash: its rows stay leased until the lease
-ends, and reaping counts the crash (Queue.reap_expired)."""
+A worker whose node died did nothing wrong and neither did its rows: Queue.release_worker
+returns them uncharged. Here, only the supervisor's question, asked once a poll."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .base import Queue
+from typing import Any
 
 
-def release_worker(q: Queue, worker: str) -> int:
-    """Every row leased to this worker (its exact name, or any name `worker-...` a process
-    built from that prefix) back to pending, uncharged; returns how many."""
-    like = worker.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"
-    with q._write_tx() as cur:
-        q._exec(cur, "UPDATE videos SET status = 'pending', worker = NULL, lease_until = NULL "
-                     "WHERE status = 'processing' AND (worker = ? OR worker LIKE ? ESCAPE '\\')",
-                (worker, like))
-        released = cur.rowcount
-        q._exec(cur, "DELETE FROM workers WHERE worker = ? OR worker LIKE ? ESCAPE '\\'",
-                (worker, like))
-    return released
-
-
-def claimable_now(q: Queue) -> tuple[int, int]:
-    """(rows claimable now, rows leased whose lease ended): is there work for a new wave."""
+def claimable_now(q: Any) -> tuple[bool, bool]:
+    """(a row is claimable now, a leased row's lease has ended): existence checks on the
+    partial indexes, never a count over the table."""
     with q._read_tx() as cur:
         now = q._now(cur)
-        q._exec(cur, "SELECT COUNT(*) AS n FROM videos WHERE status = 'pending' "
-                     "AND not_before <= ?", (now,))
-        pending = int(cur.fetchone()["n"])
-    return pending, q.expired_leases()
+        q._exec(cur, "SELECT 1 AS x FROM videos WHERE status = 'pending' AND not_before <= ? "
+                     "LIMIT 1", (now,))
+        pending = cur.fetchone() is not None
+        q._exec(cur, "SELECT 1 AS x FROM videos WHERE status = 'processing' "
+                     "AND (lease_until IS NULL OR lease_until < ?) LIMIT 1", (now,))
+        expired = cur.fetchone() is not None
+    return pending, expired
