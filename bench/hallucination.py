@@ -32,12 +32,16 @@ def run(src: str, per_kind: int | None, cache: Path, out: Path) -> None:
     import wordless
     from ytcorpus.engines import load_engine
     from ytcorpus.models import Result
-    from ytcorpus.quality.clean import CleanFilter
     from ytcorpus.queue import open_queue
+    from ytcorpus.work.pipeline import transcribe_arrays
+    try:
+        from ytcorpus.output.clean import CleanFilter
+    except ImportError:  # before the layout change (issue 18)
+        from ytcorpus.quality.clean import CleanFilter
 
     clips = wordless.clips(cache, per_kind)
     engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=8)
-    transcripts = engine.transcribe([c.audio for c in clips])
+    transcripts = transcribe_arrays(engine, [c.audio for c in clips])
     ids = {c.name: f"h{i:010d}" for i, c in enumerate(clips)}
     rows = []
     with tempfile.TemporaryDirectory() as tmp, open_queue(str(Path(tmp) / "q.db")) as q:

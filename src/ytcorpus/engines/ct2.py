@@ -11,10 +11,10 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import EngineError
-from ..models import Segment, Transcript
+from ..core.audio import SAMPLE_RATE
+from ..core.errors import EngineError
+from ..core.models import Segment
 from ..quality import evidence
-from ..vad import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -173,12 +173,6 @@ class CTranslate2Engine:
         aligned = self.model.model.align(encoded, tokenizer.sot_sequence,
                                          [t or [tokenizer.eot] for t in text], sizes)
         return [list(a.text_token_probs) if t else None for a, t in zip(aligned, text)]
-
-    def transcribe(self, audios: Sequence[np.ndarray]) -> list[Transcript]:
-        """Whole audios -> Transcripts (VAD, chunks, reassembly: ytcorpus.work.pipeline)."""
-        from ..work.pipeline import transcribe_arrays
-
-        return transcribe_arrays(self, audios)
 
 
 class Features(NamedTuple):

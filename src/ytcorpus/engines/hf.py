@@ -19,11 +19,12 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import EngineError
-from ..models import Segment, Transcript
+from ..core.audio import SAMPLE_RATE
+from ..core.errors import EngineError
+from ..core.models import Segment
 from ..quality import evidence
+from ..quality.cleaning import compression_ratio
 from ..quality.loops import normalize
-from ..vad import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,8 @@ class TransformersEngine:
                 continue
             words = self._word_probs(toks, lp)
             out.append(Segment(min(a, duration), min(max(a, b), duration), txt.strip(),
-                               float(sum(lp) / len(lp)), None, float(no_speech),
+                               float(sum(lp) / len(lp)), compression_ratio(txt.strip()),
+                               float(no_speech),
                                mean_word_prob=sum(words) / len(words) if words else None,
                                min_word_prob=min(words) if words else None))
         return out
@@ -201,8 +203,3 @@ class TransformersEngine:
         return [sum(w) / len(w) for w, t in zip(words, texts)
                 if normalize(t.replace("Ġ", " "))]
 
-    def transcribe(self, audios: Sequence[np.ndarray]) -> list[Transcript]:
-        """Whole audios -> Transcripts (VAD, chunks, reassembly: ytcorpus.work.pipeline)."""
-        from ..work.pipeline import transcribe_arrays
-
-        return transcribe_arrays(self, audios)

@@ -12,7 +12,7 @@ import zlib
 from dataclasses import replace
 from typing import Iterable
 
-from ..models import Segment
+from ..core.models import Segment
 from .loops import has_run
 
 SAMPLE_RATE = 16_000

@@ -10,7 +10,7 @@ from dataclasses import replace
 from difflib import SequenceMatcher
 from typing import Any, Sequence
 
-from ..models import Segment
+from ..core.models import Segment
 from .loops import normalize
 
 # a chunk is decoded a second time when one of its segments is this unsure

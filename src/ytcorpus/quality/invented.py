@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..models import Segment
+from ..core.models import Segment
 from .hallucination import is_stock_phrase
 from .loops import normalize
 

@@ -17,12 +17,11 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..errors import (KINDS, UNKNOWN_MAX_ATTEMPTS, DatabaseUnavailableError, YtcorpusError,
+from ..core.errors import (KINDS, UNKNOWN_MAX_ATTEMPTS, DatabaseUnavailableError, YtcorpusError,
                       classify, fault_of, video_error)
-from ..ids import parse_source
-from ..models import AddResult, Claim, InvalidSource, Result, Stats, Video
-from .quality import signature_of, store_completion
-from .staging import store_audio
+from ..core.ids import parse_source
+from ..core.models import AddResult, Claim, InvalidSource, Result, Stats, Video
+from .hooks import completion_hooks
 from .schema import EXPORT_FIELDS
 
 ADD_BATCH = 5000
@@ -217,6 +216,22 @@ class Queue(ABC):
             return self._update_held(cur, "status = 'pending', worker = NULL, lease_until = NULL",
                                      (), worker, video_ids)
 
+    @_patient
+    def release_worker(self, worker: str) -> int:
+        """Every row of a worker lost with its machine back to pending, uncharged (no
+        attempt, no crash): its exact name, or any name `worker-...` built from that prefix.
+        A worker process that died on a live machine is a crash instead: its rows stay
+        leased until the lease ends, and reaping counts the crash."""
+        like = worker.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"
+        with self._write_tx() as cur:
+            self._exec(cur, "UPDATE videos SET status = 'pending', worker = NULL, "
+                            "lease_until = NULL WHERE status = 'processing' "
+                            "AND (worker = ? OR worker LIKE ? ESCAPE '\\')", (worker, like))
+            released = cur.rowcount
+            self._exec(cur, "DELETE FROM workers WHERE worker = ? OR worker LIKE ? ESCAPE '\\'",
+                       (worker, like))
+        return released
+
     def _update_held(self, cur, assignments: str, values: tuple, worker: str,
                      video_ids: Sequence[str]) -> int:
         """UPDATE rows this worker holds (processing), in chunks; returns rows changed."""
@@ -273,7 +288,8 @@ class Queue(ABC):
             return []
         stamp = utc_text()
         done: list[bool] = []
-        signatures = [signature_of(result) for _, result in items]  # CPU, outside the lock
+        hooks = completion_hooks()
+        prepared = [[h.prepare(r) for h in hooks] for _, r in items]  # CPU, outside the lock
         with self._write_tx() as cur:
             first_seq = self._next_seq(cur, len(items))
             for seq, (video_id, result) in enumerate(items, first_seq):
@@ -289,8 +305,8 @@ class Queue(ABC):
                 ))
                 done.append(cur.rowcount == 1)
                 if done[-1]:
-                    store_completion(self, cur, video_id, result, signatures[seq - first_seq])
-                    store_audio(self, cur, video_id, result)
+                    for hook, ready in zip(hooks, prepared[seq - first_seq]):
+                        hook.store(self, cur, video_id, result, ready)
         return done
 
     def _next_seq(self, cur, n: int) -> int:
