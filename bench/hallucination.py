@@ -76,11 +76,14 @@ def wer_counts(ref: str, hyp: str) -> tuple[int, int]:
     return prev[-1], len(r)
 
 
-def summarize(rows: list[dict]) -> dict[str, dict]:
+def summarize(rows: list[dict], good: set[str]) -> dict[str, dict]:
+    """Per kind. `good`: clips whose text in the first run was mostly right (WER < 50%):
+    losing one of those loses real words (`lost_good`)."""
     kinds: dict[str, dict] = {}
     for r in rows:
         k = kinds.setdefault(r["kind"], {"label": r["label"], "n": 0, "text": 0, "clean": 0,
-                                         "lost": 0, "edits": 0, "words": 0, "cut": 0})
+                                         "lost": 0, "lost_good": 0, "edits": 0, "words": 0,
+                                         "cut": 0})
         k["n"] += 1
         has_text = bool(r["text"].strip())
         k["text"] += has_text
@@ -89,6 +92,7 @@ def summarize(rows: list[dict]) -> dict[str, dict]:
         k["clean"] += kept
         if r["label"] != "wordless":
             k["lost"] += not kept
+            k["lost_good"] += not kept and r["name"] in good
             if kept:
                 e, w = wer_counts(r["ref"], r["text"])
                 k["edits"] += e
@@ -98,10 +102,17 @@ def summarize(rows: list[dict]) -> dict[str, dict]:
 
 def table(results: dict[str, list[dict]]) -> None:
     names = list(results)
-    sums = {n: summarize(rows) for n, rows in results.items()}
+    good = set()
+    for r in results[names[0]]:
+        if r["label"] != "wordless" and r["text"].strip():
+            e, w = wer_counts(r["ref"], r["text"])
+            if e < 0.5 * w:
+                good.add(r["name"])
+    sums = {n: summarize(rows, good) for n, rows in results.items()}
     head = f"{'kind':20} {'label':8} {'n':>3}"
     for n in names:
-        head += f" | {n + ' text':>10} {'clean':>5} {'lost':>4} {'WER%':>5} {'cut':>4}"
+        head += (f" | {n + ' text':>10} {'clean':>5} {'lost':>4} {'good':>4} {'WER%':>5} "
+                 f"{'cut':>4}")
     print(head)
     totals = {n: {} for n in names}
     for kind in sums[names[0]]:
@@ -114,8 +125,8 @@ def table(results: dict[str, list[dict]]) -> None:
                 if key != "label":
                     t[key] += v
             wer = f"{100 * k['edits'] / k['words']:5.1f}" if k["words"] else "    -"
-            line += (f" | {k['text']:10d} {k['clean']:5d} {k['lost']:4d} {wer} "
-                     f"{k['cut']:4d}")
+            line += (f" | {k['text']:10d} {k['clean']:5d} {k['lost']:4d} "
+                     f"{k['lost_good']:4d} {wer} {k['cut']:4d}")
         print(line)
     for label in ("speech", "wordless", "mixed"):
         if label not in totals[names[0]]:
@@ -124,11 +135,12 @@ def table(results: dict[str, list[dict]]) -> None:
         for n in names:
             k = totals[n][label]
             wer = f"{100 * k['edits'] / k['words']:5.1f}" if k["words"] else "    -"
-            line += (f" | {k['text']:10d} {k['clean']:5d} {k['lost']:4d} {wer} "
-                     f"{k['cut']:4d}")
+            line += (f" | {k['text']:10d} {k['clean']:5d} {k['lost']:4d} "
+                     f"{k['lost_good']:4d} {wer} {k['cut']:4d}")
         print(line)
     print("text: rows with any text; clean: rows export --clean keeps with text; lost: "
-          "speech rows not kept; WER: of kept speech rows; cut: segments cut as invented")
+          "speech rows not kept; good: of those, rows whose text in the first column had "
+          "WER < 50%; WER: of kept speech rows; cut: segments cut as invented")
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 # would keep the longer of the two near-duplicates)
 KINDS = {"babble": [0, 1], "clean": [1], "arctic": [0], "speech_then_babble": [0]}
 SR = wordless.SR
-TESTS = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/
 
 
 @pytest.fixture(scope="module")

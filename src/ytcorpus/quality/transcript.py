@@ -63,7 +63,8 @@ def no_speech(duration: float, language: str | None = None,
 
 def _speech_without_english(flags: list[str], speech_s: float | None, language: str | None,
                             multilingual: bool | None) -> bool:
-    """An English-only model dropped everything it wrote over plenty of speech: measured
-    on Spanish and Italian espeak-ng speech, never on English."""
-    return (not multilingual and language in (None, "en") and "dropped_no_speech" in flags
+    """An English-only model dropped (as no speech, or as invented) everything it wrote over
+    plenty of speech: measured on Spanish and Italian espeak-ng speech, never on English."""
+    return (not multilingual and language in (None, "en")
+            and bool({"dropped_no_speech", "hallucination_cut"} & set(flags))
             and (speech_s or 0.0) >= MIN_SPEECH_FOR_WPM)
