@@ -11,6 +11,7 @@ from typing import Sequence
 
 from . import __version__
 from .errors import YtcorpusError
+from .langtag import language_arg
 
 log = logging.getLogger("ytcorpus")
 
@@ -198,7 +199,8 @@ def _add_queue_flags(s: argparse.ArgumentParser, when_empty: str, name: str,
     s.add_argument("--max-videos", type=positive_int, help="stop after this many videos")
     s.add_argument("--exit-when-empty", action="store_true", default=None, help=when_empty)
     s.add_argument("--name", help=name)
-    s.add_argument("--language", help=f"target language (e.g. en): {language}")
+    s.add_argument("--language", type=language_arg,
+                   help=f"target language (en, en-US, EN, eng: one language): {language}")
     s.add_argument("--audio-format", metavar="SELECTOR",
                    help="yt-dlp format selector (default: smallest audio-only stream >= "
                         "32 kbps opus / 48 kbps other)")
@@ -371,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rows per shard, or size like 500MB (default 100000 rows)")
     s.add_argument("--since", help="only rows completed after this time (ISO or unix)")
     s.add_argument("--min-tokens", type=int, help="only rows with at least this many tokens")
-    s.add_argument("--language", help="only rows in this language (e.g. en)")
+    s.add_argument("--language", type=language_arg,
+                   help="only rows in this language (en, en-US, EN, eng: one language)")
     s.add_argument("--exclude-flags", metavar="FLAGS",
                    help="skip rows with any of these quality flags, comma-separated "
                         "(repetition_cut, high_compression, dropped_no_speech)")

@@ -88,6 +88,25 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
 }
 
 
+def _language(value: Any, where: str) -> Any:
+    """A target language as its canonical code (en-US, EN, eng -> en); an unknown tag is
+    refused before any work (exit 2, as a bad flag)."""
+    from .langtag import language_tag
+
+    if value is None:
+        return None
+    try:
+        return language_tag(str(value))
+    except ValueError as exc:
+        error = ConfigError(f"{where}: {exc}")
+        error.exit_code = 2  # type: ignore[attr-defined]
+        raise error from None
+
+
+# field name -> normalizer(value, where), applied whatever the value's source
+NORMALIZE: dict[str, Callable[[Any, str], Any]] = {"language": _language}
+
+
 # ---- where values come from ----------------------------------------------------------
 class Setting(NamedTuple):
     value: Any
@@ -217,6 +236,10 @@ def settings(cls: type, **flags: Any) -> dict[str, Setting]:
             current = Setting(_coerce(f, raw, f"environment {env}"), f"env {env}")
         if flags.get(f.name) is not None:
             current = Setting(flags[f.name], "flag")
+        if f.name in NORMALIZE and current.value is not None:
+            where = {"flag": f"--{f.name.replace('_', '-')}"}.get(current.source,
+                                                                 current.source)
+            current = current._replace(value=NORMALIZE[f.name](current.value, where))
         out[f.name] = current
     return out
 

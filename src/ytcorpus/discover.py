@@ -21,6 +21,7 @@ from .errors import YtcorpusError
 from .fetch import classify
 from .ids import is_youtube_id, youtube_url
 from .models import Video
+from .langtag import same_language
 from .quality.language import metadata_language
 from .queue import Queue
 
@@ -238,7 +239,8 @@ class Discoverer:
         if self.options.cc_only and "creative commons" not in (license or "").lower():
             return "not_cc"
         spoken = metadata_language(page)
-        if self.options.language and spoken and spoken != self.options.language:
+        if self.options.language and spoken and not same_language(spoken,
+                                                                  self.options.language):
             return "other_language"  # unknown: kept, the worker decides after transcribing
         return None
 

@@ -9,6 +9,7 @@ language before it costs GPU time."""
 
 from __future__ import annotations
 
+from ..langtag import language_key
 from .flags import MAX_STOCK_SHARE, MIN_SPEECH_FOR_WPM, MIN_WPM
 
 # mean avg_logprob below which an English-only model is not reading English: measured
@@ -21,6 +22,21 @@ LANG_MIN_LOGPROB = -0.75
 LANG_MAX_DUP_5GRAM = 0.5
 
 UNDETERMINED = "und"  # ISO 639-2: speech present, language not the model's
+# the flag of a transcript whose language only the decoding signals judged (an English-only
+# model cannot name a language): signals alone never fail a row; `export --clean
+# --language L` removes it
+UNCERTAIN_FLAG = "language_uncertain"
+
+
+def uncertain(language: str | None, source: str | None) -> bool:
+    """The signals, and nothing that names a language, say: not the model's language."""
+    return source == "signals" and language == UNDETERMINED
+
+
+def names_language(source: str | None) -> bool:
+    """Whether a decision is strong enough to fail a row as wrong_language: the model
+    detected the language, or the video's metadata stated it. Signals alone never are."""
+    return source in ("model", "metadata")
 
 # English function words: they make up 40-50% of running English text and almost none of
 # German, Spanish or French text (which a multilingual model writes in its own language)
@@ -53,9 +69,9 @@ def metadata_language(info: dict | None) -> str | None:
     return None
 
 
-def _short(code: str) -> str:
-    """'en-US' -> 'en', 'pt_BR' -> 'pt'."""
-    return code.strip().replace("_", "-").split("-")[0].lower()
+def _short(code: str) -> str | None:
+    """'en-US' -> 'en', 'pt_BR' -> 'pt', 'eng' -> 'en' (ytcorpus.langtag)."""
+    return language_key(code)
 
 
 def signals_say_english(q: dict) -> bool | None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import video_error
+from ..langtag import same_language
+from ..quality.language import names_language
 from ..models import Segment, Transcript
 from .chunks import Chunk, Video
 from .prepare import Prepared
@@ -157,7 +159,10 @@ class Writer:
             failed.append((video, exc))
             return
         if (self.target_language and transcript.language
-                and transcript.language != self.target_language):
+                and names_language(getattr(transcript, "language_source", "model"))
+                and not same_language(transcript.language, self.target_language)):
+            # a language the model or the metadata named; the signals of an English-only
+            # model only flag the row (language_uncertain), they never fail it
             failed.append((video, video_error(
                 "wrong_language", f"spoken language {transcript.language!r}, not the "
                 f"target {self.target_language!r}", video.key)))
