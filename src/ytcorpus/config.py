@@ -73,7 +73,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_videos": non_negative, "retries": non_negative, "sleep_interval": non_negative,
     "max_sleep_interval": non_negative, "proxy_cooldown_s": non_negative,
     "metrics_port": non_negative, "target": positive, "min_tokens": non_negative,
-    "progress_interval": positive,
+    "progress_interval": positive, "db_outage_wait_s": non_negative,
     "shard_size": lambda v: None if re.fullmatch(r"\s*\d+(\.\d+)?\s*([KMG]?B)?\s*", str(v),
                                                  re.IGNORECASE)
     else f"must be rows (100000) or a size (500MB), not {v!r}",
@@ -301,6 +301,9 @@ class WorkerConfig:
     name: str | None = None
     metrics_port: int = 0                # Prometheus /metrics port; 0 = none
     progress_interval: float = 60.0      # seconds between summary lines off a terminal
+    # how long one database write waits out an outage before the worker is told; then
+    # finished transcripts wait in the worker (a pause), or --exit-when-empty exits 75
+    db_outage_wait_s: float = 60.0
 
 
 @dataclass(frozen=True)

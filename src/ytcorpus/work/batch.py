@@ -66,11 +66,17 @@ class _WithLanguages:
 
 
 class EngineLoop:
-    """Runs on the main thread. `deliver(pairs)` gets [(chunk, segments | exception)]."""
+    """Runs on the main thread. `deliver(pairs)` gets [(chunk, segments | exception)].
+
+    Each chunk's audio is dropped once transcribed. writer_releases=True: the chunks
+    delivered stay in the pool's bound until the writer has stored them (it calls
+    pool.release), so a writer waiting on the database stops this loop, not memory."""
 
     def __init__(self, engine: Any, pool: ChunkPool, deliver: Callable[[list], None],
-                 stop: threading.Event, *, guard: Any = None, metrics: Any = None):
+                 stop: threading.Event, *, guard: Any = None, metrics: Any = None,
+                 writer_releases: bool = False):
         self.engine, self.pool, self.deliver, self.stop = engine, pool, deliver, stop
+        self.writer_releases = writer_releases
         self.view = _WithLanguages(engine)
         self.guard = guard or EngineGuard(
             self.view, probe=lambda: (known_good_item(engine), None))
@@ -86,21 +92,28 @@ class EngineLoop:
             if chunks is None:
                 return  # the source is closed and every chunk is done
             if chunks:
+                delivered: list[Chunk] = []
                 try:
-                    self.run_batch(chunks)
+                    delivered = self.run_batch(chunks)
                 finally:
+                    if self.writer_releases:  # the writer releases what it was given
+                        given = {id(c) for c in delivered}
+                        chunks = [c for c in chunks if id(c) not in given]
                     self.pool.release(chunks)
 
-    def run_batch(self, chunks: list[Chunk]) -> None:
+    def run_batch(self, chunks: list[Chunk]) -> list[Chunk]:
+        """Transcribe and deliver; returns the chunks delivered."""
         self.batches.append(len(chunks))
         live = [c for c in chunks if not c.video.failed]
         if not live:
-            return
+            return []
         started = time.perf_counter()
         if self.detects:
             self._detect_languages(live)
         results = self.guard.run([(c.item, c.video.language) for c in live],
                                  [c.video for c in live])
+        for c in live:  # transcribed: the audio (or features) is no longer needed
+            c.item = None
         elapsed = time.perf_counter() - started
         self.busy_s += elapsed
         total = sum(c.seconds for c in live) or 1.0
@@ -110,6 +123,7 @@ class EngineLoop:
             self.metrics.batch(len(chunks), self.guard.batch_size)
             self.metrics.engine_busy(elapsed)
         self.deliver(list(zip(live, results)))
+        return live
 
     def _detect_languages(self, chunks: list[Chunk]) -> None:
         firsts = [c for c in chunks if c.index == 0 and c.video.language is None]
