@@ -73,6 +73,7 @@ class Worker:
         self.progress = progress  # ytcorpus.progress.WorkProgress, started by run()
         self.staged = staged  # ytcorpus.stage.StagedSource (work --stage DIR)
         self.stop_event = threading.Event()
+        self.signalled = threading.Event()  # SIGTERM/SIGINT: stop waiting for anything
         self.held = Held()
         self.circuit = Circuit()
         if metrics is not None:
@@ -83,7 +84,7 @@ class Worker:
         self.store = QueueStore(queue, name, engine, self.held, metrics=metrics,
                                 fault_of=fault_of, progress=progress, circuit=self.circuit,
                                 give_up=self._give_up_on_database,
-                                pause=self.stop_event.wait)
+                                pause=self.signalled.wait)
         self.loop: EngineLoop | None = None
         self._fatal: BaseException | None = None
         self._videos: dict[str, Any] = {}  # claimed, for temp-file cleanup on stop
@@ -110,10 +111,13 @@ class Worker:
             self._fatal = error
         self.stop_event.set()
 
-    def _give_up_on_database(self) -> bool:
-        """Finished transcripts wait for the database (a pause) unless the worker is
-        stopping or exits when it cannot go on (--exit-when-empty: exit 75)."""
-        return bool(self.config.exit_when_empty) or self.stop_event.is_set()
+    def _give_up_on_database(self, waited: float) -> bool:
+        """Finished transcripts wait for the database: for as long as it takes (a pause),
+        or with --exit-when-empty while half their lease is left (then exit 75: the rows
+        come back when their leases end); never once a signal asked to stop."""
+        if self.signalled.is_set():
+            return True
+        return bool(self.config.exit_when_empty) and waited >= self.config.lease / 2
 
     def _state(self) -> str:
         """What the monitor shows for this worker: running, or why the node is blocked."""
@@ -203,7 +207,7 @@ class Worker:
             for item in downloads.stop(timeout=5.0):
                 downloads.done(item)
             stage.join(timeout=5.0)
-            writer.finish(timeout=60.0)
+            writer.finish(timeout=max(60.0, self.config.lease))  # a database may be down
             try:
                 self._release_held()
                 if self.staged is not None:
@@ -302,6 +306,7 @@ def run_worker(args) -> int:
 
     def on_signal(signum, _frame):
         log.info("signal %d: finishing the batch in flight, releasing the rest", signum)
+        worker.signalled.set()
         worker.stop_event.set()
 
     signal.signal(signal.SIGTERM, on_signal)

@@ -201,13 +201,13 @@ class QueueStore:
 
     A database outage is the node's: each write waits for the database (the group stays
     here, stored when it returns; the writer's chunks keep the pool full, so the engine
-    loop stops, not memory), tripping `circuit`, until `give_up()` says stop (then
-    DatabaseUnavailableError goes to the worker: exit 75)."""
+    loop stops, not memory), tripping `circuit`, until `give_up(seconds waited)` says
+    stop (then DatabaseUnavailableError goes to the worker: exit 75)."""
 
     def __init__(self, queue, name: str, engine: Any, held, *, metrics: Any = None,
                  fault_of: Callable[[BaseException], str] | None = None,
                  progress: Any = None, circuit: Any = None,
-                 give_up: Callable[[], bool] | None = None,
+                 give_up: Callable[[float], bool] | None = None,
                  pause: Callable[[float], Any] | None = None):
         self.queue, self.name, self.engine, self.held = queue, name, engine, held
         self.metrics, self.fault_of = metrics, fault_of
@@ -251,19 +251,20 @@ class QueueStore:
     def _patiently(self, write: Callable[[], Any]) -> Any:
         """Run a write (safe to repeat: the queue guards each by who holds the row),
         waiting out database outages of any length unless give_up() says stop."""
-        delay = 1.0
+        delay, waited = 1.0, 0.0
         while True:
             try:
                 return write()
             except DatabaseUnavailableError as exc:
                 if self.circuit is not None:
                     self.circuit.trip(f"database: {exc}")
-                if self.give_up is not None and self.give_up():
+                if self.give_up is not None and self.give_up(waited):
                     raise
                 log.warning("finished transcripts wait in the worker until the database "
                             "is back (trying again in %.0f s): %s", delay, exc)
             self.pause(delay)
             self.waited_s += delay
+            waited += delay
             delay = min(30.0, delay * 2)
 
     def _fail(self, video, error: BaseException) -> None:
