@@ -15,9 +15,9 @@ import pytest
 
 from conftest import DEMO, wait_for
 from free_engine import FreeEngine
-from ytcorpus.audio import decode_to_mono16k
-from ytcorpus.config import FetchConfig, WorkerConfig
-from ytcorpus.fetch import Fetcher
+from ytcorpus.core.audio import decode_to_mono16k
+from ytcorpus.core.config import FetchConfig, WorkerConfig
+from ytcorpus.acquire.ytdlp import Fetcher
 from ytcorpus.queue import open_queue
 from ytcorpus.work.worker import Worker
 

@@ -9,7 +9,7 @@ language before it costs GPU time."""
 
 from __future__ import annotations
 
-from ..langtag import language_key
+from ..core.langtag import language_key
 from .flags import MAX_STOCK_SHARE, MIN_SPEECH_FOR_WPM, MIN_WPM
 
 # mean avg_logprob below which an English-only model is not reading English: measured
@@ -70,7 +70,7 @@ def metadata_language(info: dict | None) -> str | None:
 
 
 def _short(code: str) -> str | None:
-    """'en-US' -> 'en', 'pt_BR' -> 'pt', 'eng' -> 'en' (ytcorpus.langtag)."""
+    """'en-US' -> 'en', 'pt_BR' -> 'pt', 'eng' -> 'en' (ytcorpus.core.langtag)."""
     return language_key(code)
 
 

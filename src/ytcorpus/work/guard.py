@@ -49,7 +49,7 @@ import sys
 from typing import Any, Callable, Sequence
 
 from ..engines.base import EngineContractError, check_results
-from ..errors import DeviceBrokenError, EngineError, NodeFault, last_line
+from ..core.errors import DeviceBrokenError, EngineError, NodeFault, last_line
 
 log = logging.getLogger(__name__)
 
