@@ -56,7 +56,9 @@ def scenario(server: PostgresServer, src: str, folder: Path, args) -> dict:
     while proc.poll() is None and time.time() < deadline:
         with open_queue(url) as q:
             if args.pause and q.stats().completed == 12:
-                proc.terminate()
+                proc.terminate()  # SIGTERM once: a paused worker never exits by itself
+                proc.wait(120)
+                break
         time.sleep(1)
     if proc.poll() is None:
         proc.kill()
