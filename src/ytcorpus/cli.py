@@ -99,7 +99,7 @@ def cmd_requeue(args) -> int:
         if args.dry_run:
             return _requeue_dry_run(q, args)
         if args.stale:
-            print(f"stale leases returned to pending: {q.reap_expired()}")
+            print(f"stale leases returned to pending: {q.reap_stale()}")
         if args.errors is not None:
             kind = args.errors or None
             n = q.requeue_errors(kind)
@@ -110,7 +110,7 @@ def cmd_requeue(args) -> int:
 def _requeue_dry_run(q, args) -> int:
     """Say what requeue would do, change nothing."""
     if args.stale:
-        print(f"would return stale leases to pending: {q.expired_leases()}")
+        print(f"would return stale leases to pending: {q.stale_leases()}")
     if args.errors is not None:
         kind = args.errors or None
         rows = q.errors(kind)

@@ -17,8 +17,8 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..errors import (KINDS, UNKNOWN_MAX_ATTEMPTS, DatabaseUnavailableError, YtcorpusError,
-                      classify, fault_of, video_error)
+from ..errors import (KINDS, NODE_KINDS, UNKNOWN_MAX_ATTEMPTS, DatabaseUnavailableError,
+                      YtcorpusError, classify, fault_of, redact, video_error)
 from ..ids import parse_source
 from ..models import AddResult, Claim, InvalidSource, Result, Stats, Video
 from .quality import signature_of, store_completion
@@ -235,21 +235,75 @@ class Queue(ABC):
     def reap_expired(self) -> int:
         """Rows whose lease ran out (their worker died) go back to pending, counting a
         crash; the max_crashes-th crash ends the row as error kind 'worker_crash'."""
-        dead = "crashes + 1 >= ?"
         with self._write_tx() as cur:
-            self._exec(
-                cur,
-                f"UPDATE videos SET crashes = crashes + 1, lease_until = NULL, "
-                f"status = CASE WHEN {dead} THEN 'error' ELSE 'pending' END, "
-                f"worker = CASE WHEN {dead} THEN worker ELSE NULL END, "
-                f"error_kind = CASE WHEN {dead} THEN 'worker_crash' ELSE error_kind END, "
-                f"error = CASE WHEN {dead} THEN ? ELSE error END "
-                "WHERE status = 'processing' AND (lease_until IS NULL OR lease_until < ?)",
-                (self.max_crashes, self.max_crashes, self.max_crashes, self.max_crashes,
-                 f"its worker died while holding it {self.max_crashes} times "
-                 "(crash, OOM kill or lost node)", self._now(cur)),
-            )
-            return cur.rowcount
+            return self._reap(cur, "(lease_until IS NULL OR lease_until < ?)",
+                              (self._now(cur),))
+
+    @_patient
+    def reap_workers(self, workers: Sequence[str]) -> int:
+        """The rows these (dead) workers hold go back now, as reap_expired does."""
+        changed = 0
+        with self._write_tx() as cur:
+            for chunk in _chunks(list(workers), 200):
+                changed += self._reap(cur, f"worker IN ({','.join('?' * len(chunk))})", chunk)
+        return changed
+
+    def _reap(self, cur, where: str, params: Sequence[Any]) -> int:
+        dead = "crashes + 1 >= ?"
+        self._exec(
+            cur,
+            f"UPDATE videos SET crashes = crashes + 1, lease_until = NULL, "
+            f"status = CASE WHEN {dead} THEN 'error' ELSE 'pending' END, "
+            f"worker = CASE WHEN {dead} THEN worker ELSE NULL END, "
+            f"error_kind = CASE WHEN {dead} THEN 'worker_crash' ELSE error_kind END, "
+            f"error = CASE WHEN {dead} THEN ? ELSE error END "
+            f"WHERE status = 'processing' AND {where}",
+            (self.max_crashes, self.max_crashes, self.max_crashes, self.max_crashes,
+             f"its worker died while holding it {self.max_crashes} times "
+             "(crash, OOM kill or lost node)", *params),
+        )
+        return cur.rowcount
+
+    def leased_by_others(self, worker: str) -> dict[str, int]:
+        """Rows in processing per worker other than `worker` (read-only)."""
+        with self._read_tx() as cur:
+            self._exec(cur, "SELECT worker, COUNT(*) AS n FROM videos WHERE status = "
+                            "'processing' AND (worker IS NULL OR worker <> ?) GROUP BY worker",
+                       (worker,))
+            return {r["worker"] or "": int(r["n"]) for r in cur.fetchall()}
+
+    def waiting_for_node(self) -> int:
+        """Pending rows put behind for a node, route or host fault, not yet due: work
+        that waits on the node, not on the video (--exit-when-empty then exits 75)."""
+        kinds = sorted(NODE_KINDS)
+        with self._read_tx() as cur:
+            self._exec(cur, "SELECT COUNT(*) AS n FROM videos WHERE status = 'pending' AND "
+                            f"not_before > ? AND error_kind IN ({','.join('?' * len(kinds))})",
+                       (self._now(cur), *kinds))
+            return int(cur.fetchone()["n"])
+
+    def reap_stale(self) -> int:
+        """`requeue --stale`: rows whose lease ran out, and at once the rows of workers
+        that are dead (heartbeat stopped, process gone) or stopped. Counts a crash."""
+        reaped = self.reap_expired()
+        holders = self.leased_by_others("")
+        dead = [w for w in self.dead_workers() if w in holders]
+        return reaped + (self.reap_workers(dead) if dead else 0)
+
+    def stale_leases(self) -> int:
+        """How many rows reap_stale() would return now (read-only)."""
+        dead = set(self.dead_workers())
+        with self._read_tx() as cur:
+            self._exec(cur, "SELECT worker, COUNT(*) AS n, SUM(CASE WHEN lease_until IS NULL "
+                            "OR lease_until < ? THEN 1 ELSE 0 END) AS e FROM videos "
+                            "WHERE status = 'processing' GROUP BY worker", (self._now(cur),))
+            rows = cur.fetchall()
+        return sum(int(r["n"] if r["worker"] in dead else r["e"] or 0) for r in rows)
+
+    def dead_workers(self) -> list[str]:
+        """Registered workers whose heartbeat stopped or whose process is gone, and
+        those stopped: none of them should hold a row (queue/liveness.py)."""
+        return [w["worker"] for w in self.workers() if not w["alive"]]
 
     # ---- results -------------------------------------------------------------------
     _COMPLETE_SQL = (
@@ -306,7 +360,8 @@ class Queue(ABC):
     @_patient
     def fail(self, worker: str, video_id: str, error: BaseException | str) -> str | None:
         """Record a failure, by whose fault it is (errors.fault_of). The node's: the row goes
-        back to pending uncharged (no attempt, no backoff; the reason is kept in `error`).
+        back to pending uncharged (no attempt; the reason is kept in `error`), behind the
+        others (not_before: node_behind_s, or until its route or host is back).
         The video's: permanent -> 'error'; retryable -> 'pending' with backoff, 'error'
         after max_attempts. Unknown: the same, but 'error' after UNKNOWN_MAX_ATTEMPTS.
         Returns the new status, or None if not held."""
@@ -316,12 +371,16 @@ class Queue(ABC):
         elif not isinstance(error, YtcorpusError) or error.kind not in KINDS:
             error = classify(error, video_id)
         kind = error.kind
-        message = str(error)[:2000]
-        if fault == "node":
+        message = redact(str(error))[:2000]
+        if fault == "node":  # uncharged, and behind the others: the next probe is another
+            behind = 0.0 if kind == "interrupted" else max(
+                self.node_behind_s, getattr(error, "until", 0.0) - time.time())
             with self._write_tx() as cur:
                 changed = self._update_held(
                     cur, "status = 'pending', worker = NULL, lease_until = NULL, "
-                         "error_kind = ?, error = ?", (kind, message), worker, [video_id])
+                         "not_before = ?, error_kind = ?, error = ?",
+                    (self._now(cur) + min(behind, self.retry_max_s), kind, message), worker,
+                    [video_id])
             return "pending" if changed else None
         limit = UNKNOWN_MAX_ATTEMPTS if fault == "unknown" else self.max_attempts
         with self._write_tx() as cur:
@@ -346,6 +405,9 @@ class Queue(ABC):
         return status
 
     _for_update = ""
+    # a row released for a node fault waits this long (or until its route or host is
+    # back), so the next claim, the circuit's probe included, takes another video
+    node_behind_s = 60.0
 
     def requeue_errors(self, kind: str | None = None) -> int:
         """Put errored rows (all, or one kind) back to pending with a fresh attempt count."""
@@ -399,15 +461,18 @@ class Queue(ABC):
                             "WHERE worker = ?", (self._now(cur), worker))
 
     def workers(self) -> list[dict]:
-        """Every registered worker with `alive` (heartbeat within its lease)."""
+        """Every registered worker with `alive` and `dead` (its heartbeat stopped or its
+        process on this host is gone: queue/liveness.py); stopped ones are neither."""
+        from .liveness import is_dead
+
         with self._read_tx() as cur:
             now = self._now(cur)
             self._exec(cur, "SELECT worker, host, device, model, started_at, last_seen, "
                             "lease_s, state FROM workers ORDER BY started_at")
             rows = [dict(r) for r in cur.fetchall()]
         for r in rows:
-            r["alive"] = (r["state"] != "stopped"
-                          and (r["last_seen"] or 0) + (r["lease_s"] or 0) > now)
+            r["dead"] = is_dead(r, now)
+            r["alive"] = r["state"] != "stopped" and not r["dead"]
         return rows
 
     # ---- reading -------------------------------------------------------------------

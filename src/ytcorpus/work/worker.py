@@ -20,7 +20,7 @@ import time
 import uuid
 from typing import Any
 
-from ..errors import DeviceBrokenError, YtcorpusError, fault_of
+from ..errors import DeviceBrokenError, YtcorpusError, fault_of, redact
 from ..prefetch import Prefetcher
 from .batch import EngineLoop
 from .circuit import Circuit
@@ -34,6 +34,16 @@ log = logging.getLogger(__name__)
 
 EXIT_BLOCKED = 75
 EXIT_DEVICE_BROKEN = 70
+STOP_CLAIM_WAIT_S = 60.0  # a claim blocked in the database at stop: wait this long for it
+
+
+def _queue_timing(queue, config) -> None:
+    """The queue's retry backoff and the wait of rows put behind for node faults, from
+    the worker's settings (YTCORPUS_RETRY_BASE_S, YTCORPUS_NODE_BACKOFF_S)."""
+    if hasattr(config, "retry_base_s"):
+        queue.retry_base_s = config.retry_base_s
+    if hasattr(config, "node_backoff_s"):
+        queue.node_behind_s = config.node_backoff_s
 
 
 def worker_name(prefix: str | None, device: str) -> str:
@@ -74,7 +84,9 @@ class Worker:
         self.staged = staged  # ytcorpus.stage.StagedSource (work --stage DIR)
         self.stop_event = threading.Event()
         self.held = Held()
-        self.circuit = Circuit()
+        base = getattr(config, "node_backoff_s", 30.0)
+        self.circuit = Circuit(base, max(base, getattr(config, "node_backoff_max_s", 1800.0)))
+        _queue_timing(queue, config)
         if metrics is not None:
             self.circuit.on_change = metrics.circuit_state
         self.pool = ChunkPool(pool_seconds(engine, getattr(config, "max_audio_s", None)))
@@ -197,6 +209,10 @@ class Worker:
             stage.join(timeout=5.0)
             writer.finish(timeout=60.0)
             self._release_held()
+            if not claimer.drain(timeout=STOP_CLAIM_WAIT_S):  # a claim still in the database
+                log.warning("a claim is still waiting on the database; its rows come back "
+                            "when their lease ends")
+            self._release_held()
             if self.staged is not None:
                 self.staged.sweep()  # staged audio of the rows stored is deleted
             beat.join(timeout=2)
@@ -290,7 +306,7 @@ def run_worker(args) -> int:
     log.info("worker %s ready: engine %s, model %s, device %s, batch %d, prepare threads %d, "
              "queue %s", name, engine.name, engine.model_name, engine.device, engine.batch_size,
              getattr(config, "prepare_threads", 0) or default_prepare_threads(),
-             queue.describe())
+             redact(queue.describe()))
     try:
         return worker.run()
     finally:

@@ -210,7 +210,7 @@ class QueueStore:
 
     def _fail(self, video, error: BaseException) -> None:
         if self.fault_of is not None and self.fault_of(error) == "node":
-            self.queue.release(self.name, [video.key])  # not the video's fault: uncharged
+            self.queue.fail(self.name, video.key, error)  # the node's: uncharged, reason kept
             self.released += 1
             log.warning("released %s (node fault, not charged): %s", video.key, error)
             return
