@@ -113,7 +113,7 @@ def _requeue_dry_run(q, args) -> int:
         print(f"would return stale leases to pending: {q.stale_leases()}")
     if args.errors is not None:
         kind = args.errors or None
-        rows = q.errors(kind)
+        rows = [r for r in q.errors(kind) if r["status"] == "error"]
         by_kind: dict[str, int] = {}
         for r in rows:
             by_kind[r["error_kind"] or "unknown"] = by_kind.get(r["error_kind"] or "unknown", 0) + 1
@@ -248,10 +248,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("errors", help="list failed rows with their reasons",
                        formatter_class=fmt,
                        description="Rows in error, newest first: URL, kind, attempts, message. "
+                       "With --kind, rows of that kind waiting to retry too; --waiting: every "
+                       "row waiting to retry, with its next try. "
                        "Read-only; `requeue --errors KIND` sends them back.",
                        epilog="examples:\n  ytcorpus errors --kind network --limit 20\n"
+                              "  ytcorpus errors --waiting\n"
                               "  ytcorpus errors --json | jq -r '.[].url'")
     s.add_argument("--kind", metavar="K", help="only this error kind (e.g. network, private)")
+    s.add_argument("--waiting", action="store_true",
+                   help="rows that failed and wait to retry (pending), with their next try")
     s.add_argument("--limit", type=positive_int, metavar="N", help="at most N rows")
     s.add_argument("--json", action="store_true", help="print one JSON array")
     s.set_defaults(func=cmd_errors)
@@ -443,10 +448,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:  # logs/worker-N.log, CI: plain lines with timestamps
         logging.basicConfig(level=level, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # no password in any log line
+        handler.addFilter(_redact_record)
     if args.verbose == 0:
         for noisy in ("faster_whisper", "httpx", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     return run_command(args)
+
+
+def _redact_record(record: logging.LogRecord) -> bool:
+    """A log filter: passwords (URL userinfo, ?password=, password=...) become ***."""
+    from .errors import redact
+
+    text = record.getMessage()
+    clean = redact(text)
+    if clean != text:
+        record.msg, record.args = clean, ()
+    return True
 
 
 def _stderr_console():
@@ -481,7 +499,9 @@ def run_command(args) -> int:
             line, code = type(exc).__name__, 1
         if args.verbose > 1:  # -vv: the traceback too
             log.exception("details")
-        print(f"ytcorpus: error: {line}", file=sys.stderr)
+        from .errors import redact
+
+        print(f"ytcorpus: error: {redact(line)}", file=sys.stderr)
         return code
 
 

@@ -214,7 +214,7 @@ def last_line(exc: BaseException | str) -> str:
 
 
 _NODE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.ENETUNREACH,
-                errno.ENETDOWN, errno.EROFS, errno.ENOMEM}
+                errno.ENETDOWN, errno.EROFS, errno.ENOMEM, errno.EACCES, errno.EPERM}
 _DEVICE_TEXT = re.compile(
     r"CUDA error|CUDA failed|CUBLAS_STATUS|CUDNN_STATUS|cuDNN error|illegal memory access|"
     r"uncorrectable ECC|out of memory|bad_alloc|NCCL error|no CUDA-capable device|"
@@ -259,3 +259,21 @@ def redact(text: str) -> str:
         return text
     text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
     return _KEY_VALUE.sub(lambda m: f"{m['key']}***", text)
+
+
+_ERRNO_PREFIX = re.compile(r"\[Errno -?\d+\]\s*")
+
+
+def ffmpeg_words(exc: BaseException) -> str:
+    """An FFmpeg (PyAV) error in words: "Invalid data found when processing input", not
+    "[Errno 1094995529] ..."; an errno with no text becomes os.strerror's, or its name."""
+    text = _ERRNO_PREFIX.sub("", str(exc)).strip()
+    if text:
+        return text
+    code = getattr(exc, "errno", None)
+    if isinstance(code, int):
+        import os
+
+        words = os.strerror(abs(code))
+        return words if not words.startswith("Unknown error") else f"FFmpeg error {code}"
+    return type(exc).__name__

@@ -422,11 +422,17 @@ class Queue(ABC):
             self._exec(cur, sql, params)
             return cur.rowcount
 
-    def errors(self, kind: str | None = None, limit: int | None = None) -> list[dict]:
-        """Rows in error (all, or one kind), newest id first: video_id, url, error_kind,
-        attempts, error. Read-only (`ytcorpus errors`, `requeue --dry-run`)."""
-        sql = ("SELECT video_id, url, error_kind, attempts, error FROM videos "
-               "WHERE status = 'error'")
+    def errors(self, kind: str | None = None, limit: int | None = None, *,
+               waiting: bool = False) -> list[dict]:
+        """Failed rows, newest id first: video_id, url, error_kind, attempts, error, status,
+        not_before. Rows in error (all, or one kind; a kind also lists its rows waiting
+        to retry); waiting=True: only rows that failed and wait to retry (pending, with
+        their next try in not_before). Read-only (`ytcorpus errors`, `requeue --dry-run`)."""
+        sql = ("SELECT video_id, url, error_kind, attempts, error, status, not_before "
+               "FROM videos WHERE ")
+        retrying = "(status = 'pending' AND error_kind IS NOT NULL)"
+        sql += retrying if waiting else f"(status = 'error' OR {retrying})" if kind \
+            else "status = 'error'"
         params: tuple = ()
         if kind:
             sql += " AND error_kind = ?"

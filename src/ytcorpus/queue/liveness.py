@@ -3,7 +3,8 @@ its process id says so at once (a worker's name ends in its pid: work.worker.wor
 fetch's default name).
 
 dead: not stopped, and either its heartbeat missed two beats (15 s of grace, never longer
-than its lease), or it ran on this host and its process is gone (kill -9, OOM kill). A stopped worker holds nothing on purpose."""
+than its lease), or it ran on this host and its process is gone (kill -9, OOM kill).
+A stopped worker holds nothing on purpose."""
 
 from __future__ import annotations
 
