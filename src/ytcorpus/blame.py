@@ -30,13 +30,15 @@ THRESHOLD = 3  # different videos failing in a row before the scope is blamed
 class RouteFault(NodeFault, RetryableError):
     """A fault of one way out (a proxy route) or one host, not of the video: released
     uncharged (a NodeFault first: errors.fault_of says "node"), retryable, and the rest
-    of the fleet carries on. `scope` is "route" or "host"; `until`
-    (time.time()) is when that route or host may be tried again."""
+    of the fleet carries on. `scope` is "route" or "host"; `until` (time.time()) is when
+    that route or host may be tried again; `behind`: how long the row waits (None: the
+    queue's node_behind_s or until then; 0: another route can take it now)."""
 
     def __init__(self, message: str, *, kind: str = "node", scope: str = "host",
                  until: float = 0.0, video_id: str | None = None):
         super().__init__(message, kind=kind, video_id=video_id)
         self.scope, self.until = scope, until
+        self.behind: float | None = None
 
 
 class HostResting(RouteFault):

@@ -214,7 +214,7 @@ class Fetcher:
             raise FetchStopped("the fetcher is stopping", video_id=video_id)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         paced = self.paced(url)
-        host = (urlsplit(url).hostname or "").lower()
+        host = _server(url)
         self.hosts.check(host, video_id)  # HostResting: no request to a resting host
         _warm_extractors()
         route, start = self.routes.reserve(paced=paced)  # AllRoutesResting: a node fault
@@ -224,7 +224,11 @@ class Fetcher:
             judged = self._judge(err, route, host, paced, video_id)
             outcome = "rest" if getattr(judged, "scope", None) == "route" and \
                 err.kind not in ("rate_limited", "bot_check") else err.kind
-            self.routes.report(route, outcome, str(err), rest=paced)
+            self.routes.report(route, outcome, str(err), rest=paced, kind=judged.kind)
+            if getattr(judged, "scope", None) == "route":  # another route may serve it now
+                resting = self.routes.wait_s()
+                judged.until = time.time() + resting if resting else 0.0
+                judged.behind = None if resting else 0.0
             if judged is not err:
                 raise judged from err
             raise
@@ -344,6 +348,16 @@ class Fetcher:
     def remove_partial(self, video_id: str) -> None:
         for leftover in self.work_dir.glob(f"{video_id}.*"):
             leftover.unlink(missing_ok=True)
+
+
+def _server(url: str) -> str:
+    """The host (and port) a URL goes to: the unit a host's circuit rests."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        return f"{host}:{parts.port}" if parts.port else host
+    except ValueError:  # a bad port: the host alone
+        return host
 
 
 def _progress_hook(d: dict) -> None:

@@ -35,8 +35,8 @@ class AllRoutesResting(_NodeFault):  # type: ignore[misc,valid-type]
 
     kind = "rate_limited"
 
-    def __init__(self, message: str, *, until: float):
-        super().__init__(message, kind="rate_limited")
+    def __init__(self, message: str, *, until: float, kind: str = "rate_limited"):
+        super().__init__(message, kind=kind)
         self.until = until
 
 
@@ -57,6 +57,7 @@ class Route:
     failures: int = 0
     in_flight: int = 0
     last_error: str | None = field(default=None, repr=False)
+    rest_kind: str = "rate_limited"  # why it rests now: rate_limited, bot_check, proxy...
 
     def state(self, now: float) -> str:
         return "resting" if self.rest_until > now else "ready"
@@ -145,10 +146,13 @@ class RoutePool:
             ready = [r for r in self._in_turn() if r.rest_until <= wall]
             if not ready:
                 until = min(r.rest_until for r in self.routes)
+                kinds = {r.rest_kind for r in self.routes}
                 raise AllRoutesResting(
+                    kind=kinds.pop() if len(kinds) == 1 else "rate_limited", until=until,
+                    message=
                     f"all {len(self.routes)} routes are resting after 429s, bot checks or "
-                    "proxy failures "
-                    f"(the first is back in {until - wall:.0f} s)", until=until)
+                    f"proxy failures (the first is back in {until - wall:.0f} s; last: "
+                    f"{self.routes[0].last_error})")
             now = time.monotonic()
             route = min(ready, key=lambda r: max(r.next_at, now)) if paced else ready[0]
             self._turn = (self.routes.index(route) + 1) % len(self.routes)
@@ -185,7 +189,7 @@ class RoutePool:
             return max(0.0, min(r.rest_until for r in self.routes) - wall)
 
     def report(self, route: Route, outcome: str, error: str | None = None, *,
-               rest: bool = True) -> None:
+               rest: bool = True, kind: str | None = None) -> None:
         """outcome: "ok", "rate_limited", "bot_check" or any other failure kind.
         `rest=False`: count a 429 without resting the route (a host we do not pace).
         "rest" (its proxy refused, timed out or answered 407; or different videos
@@ -206,7 +210,8 @@ class RoutePool:
                     route.bot_check += 1
                 else:
                     route.failures += 1
-                if rest or outcome == "proxy":
+                route.rest_kind = kind or outcome
+                if rest or outcome == "rest":
                     route.rest_s = min(self.rest_max_s, route.rest_s * 2 if route.rest_s
                                        else self.rest_s)
                     route.rest_until = time.time() + route.rest_s

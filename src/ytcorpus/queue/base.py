@@ -373,8 +373,10 @@ class Queue(ABC):
         kind = error.kind
         message = redact(str(error))[:2000]
         if fault == "node":  # uncharged, and behind the others: the next probe is another
-            behind = 0.0 if kind == "interrupted" else max(
-                self.node_behind_s, getattr(error, "until", 0.0) - time.time())
+            behind = getattr(error, "behind", None)  # blame.RouteFault: 0 = another route
+            if behind is None:
+                behind = 0.0 if kind == "interrupted" else max(
+                    self.node_behind_s, (getattr(error, "until", 0.0) or 0.0) - time.time())
             with self._write_tx() as cur:
                 changed = self._update_held(
                     cur, "status = 'pending', worker = NULL, lease_until = NULL, "

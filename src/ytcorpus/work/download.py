@@ -104,7 +104,11 @@ class Claimer:
     def _empty(self) -> bool:
         """--exit-when-empty found nothing to claim: True to end. Not while other workers
         hold rows (a dead one's come back when its lease ends, at once when its process
-        on this host is gone); blocked (exit 75) while rows wait behind for a node fault."""
+        on this host is gone); blocked (exit 75) while rows wait behind for a node fault.
+        Not before this worker's own rows in flight are settled (one may yet be put
+        behind for a node fault)."""
+        if len(self.held):
+            return False
         others = self.queue.leased_by_others(self.name)
         if others:
             dead = [w for w in self.queue.dead_workers() if w in others]
