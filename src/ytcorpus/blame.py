@@ -76,25 +76,26 @@ class HostGate:
                  clock: Callable[[], float] = time.time):
         self.rest_s, self.rest_max_s = rest_s, max(rest_s, rest_max_s)
         self._clock = clock
-        self._rest: dict[str, tuple[float, float, str]] = {}  # host -> (until, length, why)
+        self._rest: dict[str, tuple[float, float, str, str]] = {}  # until, length, why, kind
         self._lock = threading.Lock()
 
     def check(self, host: str, video_id: str | None = None) -> None:
         """Raise HostResting while the host rests (the row goes back uncharged)."""
         with self._lock:
-            until, _, why = self._rest.get(host, (0.0, 0.0, ""))
+            until, _, why, kind = self._rest.get(host, (0.0, 0.0, "", "node"))
         left = until - self._clock()
         if left > 0:
-            raise HostResting(f"host {host} rests {left:.0f} s more ({why})", kind="node",
+            raise HostResting(f"host {host} rests {left:.0f} s more ({why})", kind=kind,
                               scope="host", until=until, video_id=video_id)
 
-    def rest(self, host: str, why: str) -> float:
-        """The host failed: rest it (longer each time until a success). Returns until."""
+    def rest(self, host: str, why: str, kind: str = "node") -> float:
+        """The host failed (`kind`: rate_limited, offline...): rest it, longer each time
+        until a success. Returns until."""
         with self._lock:
-            _, length, _ = self._rest.get(host, (0.0, 0.0, ""))
+            length = self._rest.get(host, (0.0, 0.0, "", kind))[1]
             length = min(self.rest_max_s, length * 2 if length else self.rest_s)
             until = self._clock() + length
-            self._rest[host] = (until, length, why[:200])
+            self._rest[host] = (until, length, why[:200], kind)
         log.warning("host %s rests %.0f s: %s", host, length, why[:200])
         return until
 
@@ -104,10 +105,10 @@ class HostGate:
 
     def until(self, host: str) -> float:
         with self._lock:
-            return self._rest.get(host, (0.0, 0.0, ""))[0]
+            return self._rest.get(host, (0.0, 0.0, "", ""))[0]
 
     def snapshot(self) -> dict[str, float]:
         """Resting hosts and when each is back (time.time())."""
         now = self._clock()
         with self._lock:
-            return {h: u for h, (u, _, _) in self._rest.items() if u > now}
+            return {h: r[0] for h, r in self._rest.items() if r[0] > now}

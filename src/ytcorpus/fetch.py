@@ -255,7 +255,7 @@ class Fetcher:
             if paced:  # the route rests (RoutePool.report); others carry on
                 return RouteFault(f"route {route.name}: {err}", kind=kind, scope="route",
                                   video_id=video_id)
-            until = self.hosts.rest(host, f"{kind}: {err}")
+            until = self.hosts.rest(host, f"{kind}: {err}", kind)
             return RouteFault(f"host {host}: {err}", kind=kind, scope="host", until=until,
                               video_id=video_id)
         if kind not in SUSPECT_KINDS or not self.evidence.failed((route.name, host), video_id):
@@ -269,9 +269,9 @@ class Fetcher:
         if paced:
             return RouteFault(why, kind="offline" if network else "node", scope="route",
                               video_id=video_id)
-        until = self.hosts.rest(host, why)
-        return RouteFault(why, kind="offline" if network else "node", scope="host",
-                          until=until, video_id=video_id)
+        kind = "offline" if network else "node"
+        until = self.hosts.rest(host, why, kind)
+        return RouteFault(why, kind=kind, scope="host", until=until, video_id=video_id)
 
     def _download(self, video_id: str, url: str, route: Route, paced: bool,
                   start: float = 0.0) -> FetchedAudio:
