@@ -87,8 +87,10 @@ class Claimer:
                     self.progress.idle(True)
                 if self.config.exit_when_empty and self._empty():
                     return
-                self.stop.wait(self.config.poll_interval if not self.config.exit_when_empty
-                               else min(self.config.poll_interval, 1.0))
+                # --exit-when-empty with its own rows in flight: look again soon
+                soon = self.config.exit_when_empty and len(self.held)
+                self.stop.wait(min(self.config.poll_interval, 1.0) if soon
+                               else self.config.poll_interval)
                 continue
             self.pool.source_idle(False)
             if self.progress is not None:
