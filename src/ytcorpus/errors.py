@@ -177,7 +177,7 @@ ERROR_PATTERNS: list[tuple[str, str]] = [
      "unreachable"),
     (r"Connection reset|Connection refused|Connection aborted|Remote end closed|"
      r"IncompleteRead|Unable to download|urlopen error|"
-     r"bytes, expected|Content-Length|EOF occurred", "network"),
+     r"bytes, expected|bytes read, \d+ more expected|Content-Length|EOF occurred", "network"),
 ]
 _COMPILED = [(re.compile(p, re.IGNORECASE), kind) for p, kind in ERROR_PATTERNS]
 
