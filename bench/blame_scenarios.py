@@ -190,8 +190,8 @@ def case_unreadable(tmp: Path, srv: list[Server]) -> str:
     caps = "-dac_override,-dac_read_search"
     prefix = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}"] \
         if os.geteuid() == 0 else []
-    code = ("import sys; from ytcorpus.audio import decode_to_mono16k\n"
-            "from ytcorpus.errors import fault_of\n"
+    code = ("import sys; from ytcorpus.core.audio import decode_to_mono16k\n"
+            "from ytcorpus.core.errors import fault_of\n"
             "for p in sys.argv[1:]:\n"
             "    try: decode_to_mono16k(p)\n"
             "    except Exception as e: print(fault_of(e), e.kind, str(e)[-70:])\n")

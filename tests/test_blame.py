@@ -25,7 +25,7 @@ import pytest
 
 from conftest import ROOT, run_cli, wait_for
 from media import tone, write_audio
-from ytcorpus.demo import QuietServer
+from ytcorpus.cli.demo import QuietServer
 from ytcorpus.queue import open_queue
 
 pytestmark = pytest.mark.slow
@@ -357,8 +357,8 @@ def test_an_unreadable_file_is_the_nodes_fault_and_ffmpeg_speaks_words(tmp_path)
     locked = tmp_path / "locked.wav"
     write_audio(locked, tone(1.0))
     locked.chmod(0)
-    code = ("import sys; from ytcorpus.audio import decode_to_mono16k\n"
-            "from ytcorpus.errors import fault_of\n"
+    code = ("import sys; from ytcorpus.core.audio import decode_to_mono16k\n"
+            "from ytcorpus.core.errors import fault_of\n"
             "for p in sys.argv[1:]:\n"
             "    try: decode_to_mono16k(p)\n"
             "    except Exception as e: print(fault_of(e), e.kind, str(e))\n")

@@ -14,17 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DEMO, ROOT, run_cli
-from ytcorpus.audio import decode_to_mono16k
+from conftest import PLUGIN_ENV, DEMO, run_cli
+from ytcorpus.core.audio import decode_to_mono16k
 from ytcorpus.queue import open_queue
 
 pytestmark = pytest.mark.slow
 SR = 16000
-# the tree under test first (a worktree's src/ when PYTHONPATH names it), then tests/;
 # node faults put rows behind for 1 s instead of 30 s, a 429 host rests 1 s, not 60
-ENV = {"PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"),
-                                                 str(ROOT / "tests")) if p),
-       "YTCORPUS_NODE_BACKOFF_S": "1", "YTCORPUS_HOST_REST_S": "1"}
+ENV = {**PLUGIN_ENV, "YTCORPUS_NODE_BACKOFF_S": "1", "YTCORPUS_HOST_REST_S": "1"}
 
 
 def _wav(path: Path, samples: np.ndarray) -> str:

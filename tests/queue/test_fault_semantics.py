@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno
 import time
 
-from ytcorpus.errors import RetryableError, video_error
+from ytcorpus.core.errors import RetryableError, video_error
 from ytcorpus.models import Result
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
+from . import quality, staging  # noqa: F401  (they register their completion hooks)
 from .base import Queue, parse_since, utc_text
 
 DEFAULT_DB = "./data.db"
@@ -27,7 +28,7 @@ def is_postgres(db: str) -> bool:
 def redact(db: str) -> str:
     """A database address with any password replaced, fit for logs and errors: URL
     userinfo, `?password=` and key=value (`password=...`) forms alike."""
-    from ..errors import redact as redact_text
+    from ..core.errors import redact as redact_text
 
     return redact_text(db)
 

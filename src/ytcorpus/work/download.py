@@ -13,8 +13,8 @@ import threading
 import time
 from typing import Any, Iterator
 
-from ..blame import Evidence
-from ..errors import fault_of
+from ..acquire.blame import Evidence
+from ..core.errors import fault_of
 from .chunks import Video
 from .pool import ChunkPool
 
