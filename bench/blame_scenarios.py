@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,12 +75,16 @@ def case_fetch_loop(tmp: Path, srv: list[Server], status: str) -> str:
     _add(db, srv[0].url(status, "x.wav"), *[srv[1].url("ok", f"c{i}.wav") for i in range(3)])
     _fetch_for(tmp, db, 15)
     bad = _rows(db)[srv[0].url(status, "x.wav")]
-    again = run_cli("--db", db, "fetch", "--stage", str(tmp / "stage"), "--exit-when-empty",
-                    "--work-dir", str(tmp / "w"), env=_env(), timeout=120)
-    return (f"{srv[0].count(status)} requests to the {status} URL in 15 s "
-            f"({srv[0].count(status) * 4} a minute); row {bad['status']}/{bad['error_kind']} "
-            f"charged {bad['attempts']}, error kept: {bool(bad['error'])}; "
-            f"then --exit-when-empty: exit {again.returncode}")
+    hits = srv[0].count(status)
+    try:
+        again = run_cli("--db", db, "fetch", "--stage", str(tmp / "stage"), "--exit-when-empty",
+                        "--work-dir", str(tmp / "w"), env=_env(), timeout=60)
+        ended = f"exit {again.returncode}"
+    except subprocess.TimeoutExpired:
+        ended = "never exits (killed after 60 s)"
+    return (f"{hits} requests to the {status} URL in 15 s ({hits * 4} a minute); row "
+            f"{bad['status']}/{bad['error_kind']} charged {bad['attempts']}, error kept: "
+            f"{bool(bad['error'])}; then fetch --exit-when-empty: {ended}")
 
 
 def case_429_storm(tmp: Path, srv: list[Server]) -> str:
@@ -174,14 +179,15 @@ def case_errors_waiting(tmp: Path, srv: list[Server]) -> str:
     db = str(tmp / "q.db")
     _add(db, srv[0].url("403", "w.wav"), srv[0].url("ok", "c0.wav"))
     _work(db, "--exit-when-empty", env=_env(YTCORPUS_RETRY_BASE_S="600"))
-    plain = run_cli("--db", db, "errors").stdout.strip().splitlines()
-    waiting = run_cli("--db", db, "errors", "--waiting").stdout.strip().splitlines()
-    return f"`errors`: {plain[-1][:60]!r}; `errors --waiting`: {waiting[-1][:90]!r}"
+    answers = []
+    for args in (["errors"], ["errors", "--waiting"]):
+        out = run_cli("--db", db, *args)
+        last = (out.stdout.strip() or out.stderr.strip() or "-").splitlines()[-1]
+        answers.append(f"`{' '.join(args)}`: exit {out.returncode}, {last[:90]!r}")
+    return "; ".join(answers)
 
 
 def case_unreadable(tmp: Path, srv: list[Server]) -> str:
-    import subprocess
-
     junk = tmp / "junk.wav"
     junk.write_bytes(b"\x00junk" * 200)
     locked = tmp / "locked.wav"

@@ -44,7 +44,7 @@ def test_errors_lists_rows_with_reasons(db):
 
 
 def test_errors_shows_rows_waiting_to_retry_with_their_next_try(db):
-    from ytcorpus.errors import RetryableError
+    from ytcorpus.core.errors import RetryableError
 
     with open_queue(db) as q:
         q.add(["https://youtu.be/bbbbbbbbbb1"])
