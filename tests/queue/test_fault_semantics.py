@@ -39,7 +39,7 @@ def test_node_faults_are_never_charged(queue):
         # behind the others for node_behind_s, so that the next probe takes another video
         assert row["not_before"] > time.time() + queue.node_behind_s / 2
         assert row["worker"] is None and row["lease_until"] is None
-        assert queue.waiting_for_node() == 1  # --exit-when-empty: blocked, not done
+        assert queue.waiting_for_node()  # --exit-when-empty: blocked, not done
         _force_claimable(queue, c.video_id)
     assert row["error_kind"] == "rate_limited"  # the last reason is kept for the operator
     assert queue.fail("someone-else", "aaaaaaaaaa1", "rate_limited") is None

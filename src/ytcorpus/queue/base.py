@@ -216,6 +216,22 @@ class Queue(ABC):
             return self._update_held(cur, "status = 'pending', worker = NULL, lease_until = NULL",
                                      (), worker, video_ids)
 
+    @_patient
+    def release_worker(self, worker: str) -> int:
+        """Every row of a worker lost with its machine back to pending, uncharged (no
+        attempt, no crash): its exact name, or any name `worker-...` built from that prefix.
+        A worker process that died on a live machine is a crash instead: its rows stay
+        leased until the lease ends, and reaping counts the crash."""
+        like = worker.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"
+        with self._write_tx() as cur:
+            self._exec(cur, "UPDATE videos SET status = 'pending', worker = NULL, "
+                            "lease_until = NULL WHERE status = 'processing' "
+                            "AND (worker = ? OR worker LIKE ? ESCAPE '\\')", (worker, like))
+            released = cur.rowcount
+            self._exec(cur, "DELETE FROM workers WHERE worker = ? OR worker LIKE ? ESCAPE '\\'",
+                       (worker, like))
+        return released
+
     def _update_held(self, cur, assignments: str, values: tuple, worker: str,
                      video_ids: Sequence[str]) -> int:
         """UPDATE rows this worker holds (processing), in chunks; returns rows changed."""
@@ -271,15 +287,16 @@ class Queue(ABC):
                        (worker,))
             return {r["worker"] or "": int(r["n"]) for r in cur.fetchall()}
 
-    def waiting_for_node(self) -> int:
-        """Pending rows put behind for a node, route or host fault, not yet due: work
-        that waits on the node, not on the video (--exit-when-empty then exits 75)."""
+    def waiting_for_node(self) -> bool:
+        """Is a pending row put behind for a node, route or host fault, not yet due? Work
+        that waits on the node, not on the video (--exit-when-empty then exits 75). A
+        LIMIT 1 probe, never a count."""
         kinds = sorted(NODE_KINDS)
         with self._read_tx() as cur:
-            self._exec(cur, "SELECT COUNT(*) AS n FROM videos WHERE status = 'pending' AND "
-                            f"not_before > ? AND error_kind IN ({','.join('?' * len(kinds))})",
-                       (self._now(cur), *kinds))
-            return int(cur.fetchone()["n"])
+            self._exec(cur, "SELECT 1 AS x FROM videos WHERE status = 'pending' AND "
+                            f"not_before > ? AND error_kind IN ({','.join('?' * len(kinds))}) "
+                            "LIMIT 1", (self._now(cur), *kinds))
+            return cur.fetchone() is not None
 
     def reap_stale(self) -> int:
         """`requeue --stale`: rows whose lease ran out, and at once the rows of workers
