@@ -5,7 +5,9 @@ the before/after table (the tree under test is the one on PYTHONPATH):
     PYTHONPATH=/path/to/tree/src python bench/blame_scenarios.py [case ...]
 
 Backoffs are shortened the same way for both trees (tests/test_blame.py's FAST settings;
-an older tree ignores the settings it does not know)."""
+an older tree ignores the settings it does not know). A tree from before the layout change
+(c14c0c5) needs this file and tests/test_blame.py with the old import paths
+(ytcorpus.demo, ytcorpus.audio, ytcorpus.errors): the "before" column was measured so."""
 
 from __future__ import annotations
 
