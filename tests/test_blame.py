@@ -369,3 +369,20 @@ def test_an_unreadable_file_is_the_nodes_fault_and_ffmpeg_speaks_words(tmp_path)
     assert lines[0].startswith("node node ") and "permission denied" in lines[0]
     assert lines[1].startswith("video corrupt ") and "Invalid data found" in lines[1]
     assert "Errno" not in lines[1]
+
+
+def test_no_name_for_any_host_is_offline_not_the_videos(tmp_path):
+    """One host that does not resolve is that video's (unreachable, retried); different
+    hosts failing in a row with no success between is this node's: offline."""
+    from ytcorpus.acquire.ytdlp import Fetcher
+    from ytcorpus.core.config import FetchConfig
+    from ytcorpus.core.errors import NodeFault, fault_of
+
+    fetcher = Fetcher(FetchConfig(work_dir=str(tmp_path), retries=0, socket_timeout=5))
+    kinds = []
+    for i in range(3):
+        with pytest.raises(Exception) as info:
+            fetcher.fetch(f"v{i}", f"http://no-such-host-{i}.invalid/a.wav")
+        kinds.append((info.value.kind, fault_of(info.value)))
+    assert kinds[:2] == [("unreachable", "video")] * 2, kinds
+    assert kinds[2] == ("offline", "node") and isinstance(info.value, NodeFault)

@@ -233,6 +233,7 @@ class Fetcher:
         self.routes.report(route, "ok")
         self.hosts.ok(host)
         self.evidence.succeeded((route.name, host))
+        self.evidence.succeeded(("*", route.name))
         if self._closed:  # finished after close(): leave nothing behind
             got.cleanup()
             raise FetchStopped("the fetcher is stopping", video_id=video_id)
@@ -253,12 +254,24 @@ class Fetcher:
             until = self.hosts.rest(host, f"{kind}: {err}", kind)
             return RouteFault(f"host {host}: {err}", kind=kind, scope="host", until=until,
                               video_id=video_id)
-        if kind not in SUSPECT_KINDS or not self.evidence.failed((route.name, host), video_id):
+        if kind not in SUSPECT_KINDS:
+            return err
+        network = kind in ("network", "timeout", "unreachable")
+        on_host = self.evidence.failed((route.name, host), video_id)
+        anywhere = network and self.evidence.failed(("*", route.name), video_id)
+        if anywhere and not on_host:  # no name, no TLS, no network to any host: offline
+            self.evidence.succeeded(("*", route.name))
+            why = (f"{kind} on {self.evidence.threshold} different videos and hosts in a row "
+                   f"through {route.name}, no success between: {err}")
+            if route.proxy:
+                return RouteFault(why, kind="proxy", scope="route", video_id=video_id)
+            return NodeFault(why, kind="offline", video_id=video_id)
+        if not on_host:
             return err
         why = (f"{kind} on {self.evidence.threshold} different videos in a row through "
                f"{route.name} to {host}, no success between: {err}")
         self.evidence.succeeded((route.name, host))  # the next ones start a new count
-        network = kind in ("network", "timeout", "unreachable")
+        self.evidence.succeeded(("*", route.name))
         if route.proxy and network:
             return RouteFault(why, kind="proxy", scope="route", video_id=video_id)
         if paced:
