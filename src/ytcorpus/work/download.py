@@ -104,23 +104,28 @@ class Claimer:
                 yield Video(key=claim.video_id, source=claim)
 
     def _empty(self) -> bool:
-        """--exit-when-empty found nothing to claim: True to end. Not while other workers
-        hold rows (a dead one's come back when its lease ends, at once when its process
-        on this host is gone); blocked (exit 75) while rows wait behind for a node fault.
+        """--exit-when-empty found nothing to claim: True to end. Not while other live
+        workers hold rows; those of dead ones (heartbeat stopped, process on this host
+        gone, or stopped) come back at once; blocked (exit 75) while rows wait behind for
+        a node fault.
         Not before this worker's own rows in flight are settled (one may yet be put
         behind for a node fault)."""
         if len(self.held):
             return False
         others = self.queue.leased_by_others(self.name)
-        if others:
-            dead = [w for w in self.queue.dead_workers() if w in others]
+        if others:  # registered workers only: an unknown holder's lease is reaped as usual
+            known = {w["worker"]: w["alive"] for w in self.queue.workers()
+                     if w["worker"] in others}
+            dead = [w for w, alive in known.items() if not alive]
             if dead and self.queue.reap_workers(dead):
                 log.info("took back the rows of dead workers %s", ", ".join(dead))
-            elif not self._waited_others:
-                log.info("queue empty, but %d rows are leased to other workers: waiting "
-                         "for them (or their leases)", sum(others.values()))
-            self._waited_others = True
-            return False
+                return False
+            if any(known.values()):
+                if not self._waited_others:
+                    log.info("queue empty, but %d rows are leased to other workers: "
+                             "waiting for them", sum(others[w] for w in known))
+                self._waited_others = True
+                return False
         if self.queue.waiting_for_node():
             log.warning("queue empty but for rows put behind after node faults: blocked")
             self.blocked = True
