@@ -14,7 +14,7 @@ import time
 from typing import Any, Iterator
 
 from ..acquire.blame import Evidence
-from ..core.errors import fault_of
+from ..core.errors import DatabaseUnavailableError, fault_of
 from .chunks import Video
 from .pool import ChunkPool
 
@@ -67,6 +67,7 @@ class Claimer:
         self._last_reap = 0.0
         self._claiming = threading.Lock()  # held while a claim is in the database
         self._waited_others = False
+        self._db_down = False  # the last claim met a database outage (a node fault)
 
     def __iter__(self) -> Iterator[Video]:
         while not self.stop.is_set():
@@ -85,7 +86,8 @@ class Claimer:
                 self.pool.source_idle(True)
                 if self.progress is not None and not len(self.held):  # nothing in flight
                     self.progress.idle(True)
-                if self.config.exit_when_empty and self._empty():
+                if self.config.exit_when_empty and (self._db_down or self._empty()):
+                    self.blocked = self.blocked or self._db_down  # exit 75, not "empty"
                     return
                 # --exit-when-empty with its own rows in flight: look again soon
                 soon = self.config.exit_when_empty and len(self.held)
@@ -112,6 +114,15 @@ class Claimer:
         behind for a node fault)."""
         if len(self.held):
             return False
+        try:
+            return self._nothing_left()
+        except DatabaseUnavailableError as exc:  # a node fault: exit 75
+            log.warning("cannot tell whether work is left, the database is unavailable: %s",
+                        exc)
+            self.blocked = True
+            return True
+
+    def _nothing_left(self) -> bool:
         others = self.queue.leased_by_others(self.name)
         if others:  # registered workers only: an unknown holder's lease is reaped as usual
             known = {w["worker"]: w["alive"] for w in self.queue.workers()
@@ -132,6 +143,24 @@ class Claimer:
         return True
 
     def _claim(self, limit: int) -> list:
+        """Claims; a database outage trips the node's circuit (nothing claimed, nothing
+        charged: the worker pauses, or exits 75 with --exit-when-empty)."""
+        try:
+            claims = self._claim_now(limit)
+        except DatabaseUnavailableError as exc:
+            if self.circuit is None:
+                raise
+            self._db_down = True
+            log.warning("cannot claim, the database is unavailable: %s", exc)
+            self.circuit.trip(f"database: {exc}")
+            return []
+        if self._db_down and self.circuit is not None:
+            self._db_down = False
+            log.info("the database is back")
+            self.circuit.success()
+        return claims
+
+    def _claim_now(self, limit: int) -> list:
         if time.time() - self._last_reap > REAP_EVERY_S:
             self._last_reap = time.time()
             reaped = self.queue.reap_expired()
