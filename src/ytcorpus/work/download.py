@@ -67,6 +67,7 @@ class Claimer:
         self._last_reap = 0.0
         self._claiming = threading.Lock()  # held while a claim is in the database
         self._waited_others = False
+        self._reaped = False  # _empty() just took back a dead worker's rows
         self._db_down = False  # the last claim met a database outage (a node fault)
 
     def __iter__(self) -> Iterator[Video]:
@@ -89,10 +90,9 @@ class Claimer:
                 if self.config.exit_when_empty and (self._db_down or self._empty()):
                     self.blocked = self.blocked or self._db_down  # exit 75, not "empty"
                     return
-                # --exit-when-empty with its own rows in flight: look again soon
-                soon = self.config.exit_when_empty and len(self.held)
-                self.stop.wait(min(self.config.poll_interval, 1.0) if soon
-                               else self.config.poll_interval)
+                if not self._reaped:  # a dead worker's rows came back: claim them now
+                    self.stop.wait(self.config.poll_interval)
+                self._reaped = False
                 continue
             self.pool.source_idle(False)
             if self.progress is not None:
@@ -110,10 +110,10 @@ class Claimer:
         workers hold rows; those of dead ones (heartbeat stopped, process on this host
         gone, or stopped) come back at once; blocked (exit 75) while rows wait behind for
         a node fault.
-        Not before this worker's own rows in flight are settled (one may yet be put
+        Its own rows in flight settle first, with no more claims (one may yet be put
         behind for a node fault)."""
-        if len(self.held):
-            return False
+        while len(self.held) and not self.stop.is_set():
+            self.stop.wait(0.2)
         try:
             return self._nothing_left()
         except DatabaseUnavailableError as exc:  # a node fault: exit 75
@@ -130,6 +130,7 @@ class Claimer:
             dead = [w for w, alive in known.items() if not alive]
             if dead and self.queue.reap_workers(dead):
                 log.info("took back the rows of dead workers %s", ", ".join(dead))
+                self._reaped = True
                 return False
             if any(known.values()):
                 if not self._waited_others:
