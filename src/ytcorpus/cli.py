@@ -349,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "  ytcorpus transcribe a.wav b.mp4 --format json | jq '.[].text'")
     s.add_argument("inputs", nargs="+", metavar="FILE|DIR|URL")
     s.add_argument("-o", "--output-dir", metavar="DIR",
-                   help="write DIR/NAME.FMT per input (default: stdout)")
+                   help="write DIR/NAME.FMT per input (default: stdout); inputs named alike from "
+                   "different folders mirror their folders under DIR")
     s.add_argument("--format", metavar="FMT[,FMT]",
                    help="txt, srt, vtt, json, comma-separated, or all (default txt)")
     s.add_argument("--skip-existing", action="store_true",

@@ -9,6 +9,7 @@ one input goes to stdout, or any number as one JSON array (`--format json`).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import tempfile
@@ -75,13 +76,32 @@ def expand_inputs(items: Iterable[str]) -> tuple[list[Input], list[tuple[str, st
 
 
 def _unique_names(inputs: list[Input]) -> None:
-    """Two inputs named alike (a.wav, a.mp3) get a.wav / a.mp3-style distinct names."""
-    seen: dict[str, int] = {}
+    """Inputs named alike never share an output file. Files that collide mirror their
+    folders below the deepest folder they share (a/talk.wav, b/talk.wav -> a/talk, b/talk,
+    as a folder input does); names that still collide keep their extension (talk.wav,
+    talk.mp3); the same file given twice gets a counter (talk-2)."""
+    for group in _collisions(inputs):
+        local = [i for i in group if i.path is not None]
+        if len(local) > 1:
+            files = [i.path.resolve() for i in local]
+            root = Path(os.path.commonpath([f.parent for f in files]))
+            for inp, file in zip(local, files):
+                inp.name = file.relative_to(root).with_suffix("").as_posix()
+    for group in _collisions(inputs):
+        for inp in group:
+            if inp.path is not None:
+                inp.name = f"{inp.name}{inp.path.suffix}"
+    for group in _collisions(inputs):
+        for n, inp in enumerate(group[1:], 2):
+            inp.name = f"{inp.name}-{n}"
+
+
+def _collisions(inputs: list[Input]) -> list[list[Input]]:
+    """Groups of inputs whose output names are equal (case-insensitively: macOS, Windows)."""
+    groups: dict[str, list[Input]] = {}
     for inp in inputs:
-        seen[inp.name] = seen.get(inp.name, 0) + 1
-    for inp in inputs:
-        if seen[inp.name] > 1 and inp.path is not None:
-            inp.name = f"{inp.name}{inp.path.suffix}"
+        groups.setdefault(inp.name.casefold(), []).append(inp)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def declared_seconds(path: Path) -> float | None:
@@ -208,6 +228,13 @@ def _check_outputs(out_dir: Path | None, formats: list[str], inputs: list[Input]
             raise ConfigError(f"{len(inputs)} inputs: give -o DIR for one file per input, "
                               "or --format json for one JSON array on stdout")
         return
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"-o {out_dir}: is an existing file; -o takes a folder "
+                          "(each input becomes DIR/NAME.FMT)")
+    if not out_dir.exists() and out_dir.suffix:
+        raise ConfigError(f"-o {out_dir}: looks like a file name; -o takes a folder (each "
+                          "input becomes DIR/NAME.FMT); to print one transcript into a "
+                          f"file, leave -o out and redirect: > {out_dir}")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
