@@ -288,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "use, less one)")
     s.add_argument("--prefetch", type=positive_int,
                    help="items downloaded ahead at most (default 8)")
+    s.add_argument("--diarize", action="store_true", default=None,
+                   help="speakers on segments (S1, S2, ...; needs pip install "
+                        "'ytcorpus[diarize]')")
     s.add_argument("--metrics-port", type=positive_int, metavar="PORT",
                    help="serve this worker's Prometheus metrics on PORT (/metrics)")
     s.add_argument("--stage", metavar="DIR",
@@ -360,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="hub id, local directory, or tiny.en (packaged)")
     s.add_argument("--device", help="auto|cpu|cuda|cuda:N (default auto)")
     s.add_argument("--batch-size", type=positive_int, help="audio chunks per batch (default 8)")
+    s.add_argument("--diarize", action="store_true", default=None,
+                   help="who spoke when: segments get speaker S1, S2, ...; SRT [S1], VTT "
+                        "<v S1>, txt one paragraph per turn (pip install 'ytcorpus[diarize]')")
     s.set_defaults(func=cmd_transcribe)
 
     s = sub.add_parser("export", help="write completed transcripts as JSONL/Parquet",

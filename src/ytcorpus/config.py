@@ -278,6 +278,7 @@ class WorkerConfig:
     name: str | None = None
     metrics_port: int = 0                # Prometheus /metrics port; 0 = none
     progress_interval: float = 60.0      # seconds between summary lines off a terminal
+    diarize: bool = False                # speakers on segments (pip install ytcorpus[diarize])
 
 
 @dataclass(frozen=True)
@@ -287,6 +288,7 @@ class TranscribeConfig:
     model: str | None = None
     batch_size: int = 8
     format: str = "txt"                  # comma-separated: txt,srt,vtt,json
+    diarize: bool = False                # speakers on segments (pip install ytcorpus[diarize])
 
 
 @dataclass(frozen=True)

@@ -131,8 +131,8 @@ def reason(exc: BaseException, inp: Input) -> str:
 
 
 # ---- transcription, streamed ----------------------------------------------------------------
-def stream_transcripts(engine, inputs: list[Input], fetch_config=None,
-                       ) -> Iterator[tuple[Input, Transcript | BaseException]]:
+def stream_transcripts(engine, inputs: list[Input], fetch_config=None, *,
+                       diarize: bool = False) -> Iterator[tuple[Input, Transcript | BaseException]]:
     """(input, transcript or the error) in input order, each as soon as it is done, through
     the worker's stages (work/pipeline.py: prepare threads, a bounded chunk pool, chunks of
     several files sharing engine batches). URLs are downloaded just before they are needed
@@ -170,7 +170,8 @@ def stream_transcripts(engine, inputs: list[Input], fetch_config=None,
                 inp, _, exc = entries.popleft()
                 yield inp, exc
 
-        for _path, result in transcribe_files(engine, paths(), ordered=True):
+        for _path, result in transcribe_files(engine, paths(), ordered=True,
+                                              diarize=diarize):
             yield from failed_before()
             inp, got, _ = entries.popleft()
             if got is not None:
@@ -185,7 +186,8 @@ def transcribe_command(args) -> int:
     from .engines import load_engine
 
     cfg = build(TranscribeConfig, device=args.device, engine=args.engine, model=args.model,
-                batch_size=args.batch_size, format=args.format)
+                batch_size=args.batch_size, format=args.format,
+                diarize=getattr(args, "diarize", None))
     formats = parse_formats(cfg.format)
     inputs, problems = expand_inputs(args.inputs)
     for item, problem in problems:
@@ -200,12 +202,16 @@ def transcribe_command(args) -> int:
         inputs = kept
     if not inputs:
         return 1 if problems else 0
+    if cfg.diarize:
+        from .speakers import require_diarize
+
+        require_diarize()
     device = check_device(cfg.device, cfg.engine)
     engine = load_engine(cfg.engine, cfg.model, device, batch_size=cfg.batch_size)
     sink = Sink(out_dir, formats)
     failed = len(problems)
     with TranscribeProgress(inputs) as progress:
-        for inp, got in stream_transcripts(engine, inputs):
+        for inp, got in stream_transcripts(engine, inputs, diarize=cfg.diarize):
             if isinstance(got, BaseException):
                 failed += 1
                 progress.print(f"ytcorpus: error: {inp.source}: {reason(got, inp)}")

@@ -45,8 +45,10 @@ def pool_seconds(engine: Any, max_seconds: float | None = None) -> float:
 def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int | None = None,
                      max_seconds: float | None = None, ordered: bool = True,
                      max_duration: float | None = None, language: str | None = None,
-                     stats: dict | None = None) -> Iterator[tuple[str, Transcript | Exception]]:
-    """See the module docstring. `stats`, when given, receives the pool's peak seconds
+                     stats: dict | None = None, diarize: bool = False,
+                     ) -> Iterator[tuple[str, Transcript | Exception]]:
+    """See the module docstring; `diarize`: speakers on the segments (ytcorpus.speakers).
+    `stats`, when given, receives the pool's peak seconds
     and the batch sizes the engine got (benchmarks and tests read them)."""
     pool = ChunkPool(pool_seconds(engine, max_seconds))
     if stats is not None:
@@ -79,7 +81,7 @@ def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int 
 
     writer = Writer(engine, deliver, target_language=language).start()
     stage = PrepareStage(inputs, pool, engine, _Sink(writer, fail_all), threads=threads,
-                         stop=stop, max_duration=max_duration)
+                         stop=stop, max_duration=max_duration, diarize=diarize)
     loop = EngineLoop(engine, pool, writer.results, stop)
 
     def engine_thread() -> None:

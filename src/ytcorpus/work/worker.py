@@ -170,7 +170,8 @@ class Worker:
         threads = getattr(self.config, "prepare_threads", 0) or default_prepare_threads()
         stage = PrepareStage(downloads, self.pool, self.engine, _Sink(writer, self),
                              threads=threads, stop=self.stop_event,
-                             max_duration=self.max_duration).start()
+                             max_duration=self.max_duration,
+                             diarize=bool(getattr(self.config, "diarize", False))).start()
         self.loop = EngineLoop(self.engine, self.pool, writer.results, self.stop_event,
                                metrics=self.metrics)
         started = time.time()
@@ -259,10 +260,15 @@ def run_worker(args) -> int:
 
     flags = {k: getattr(args, k, None) for k in (
         "device", "engine", "model", "batch_size", "download_threads", "prefetch", "lease",
-        "max_videos", "exit_when_empty", "name", "prepare_threads", "language", "metrics_port")}
+        "max_videos", "exit_when_empty", "name", "prepare_threads", "language", "metrics_port",
+        "diarize")}
     known = {f for f in WorkerConfig.__dataclass_fields__}
     config = build(WorkerConfig, **{k: v for k, v in flags.items() if k in known})
     check_device(config.device, config.engine)  # before any weights load: one line, at once
+    if config.diarize:
+        from ..speakers import require_diarize
+
+        require_diarize()
     fetch_config = build(FetchConfig, work_dir=args.work_dir,
                          audio_format=getattr(args, "audio_format", None),
                          language=config.language)

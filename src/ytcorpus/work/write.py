@@ -52,7 +52,13 @@ def _transcript_builder() -> Callable[..., Transcript]:
         if "metadata_language" in params and metadata_language is not None:
             fetched = video.fetched
             extra["metadata_language"] = metadata_language(getattr(fetched, "info", None))
-        return build_transcript(segments, info.duration, language, info.speech_s, **extra)
+        transcript = build_transcript(segments, info.duration, language, info.speech_s,
+                                      **extra)
+        if info.turns is not None:  # --diarize: speakers on the kept segments
+            from ..speakers.assign import apply_speakers
+
+            transcript = apply_speakers(transcript, info.turns)
+        return transcript
 
     return build
 
@@ -232,6 +238,8 @@ class QueueStore:
                  if getattr(t, k, None) is not None and k in Result.__dataclass_fields__}
         if "license_source" in Result.__dataclass_fields__ and info.get("license_source"):
             extra["license_source"] = info["license_source"]
+        if t.speakers is not None:
+            extra["speakers"] = t.speakers
         for k in ("audio_bytes", "audio_format"):  # what the download cost (fetch.py)
             if getattr(video.fetched, k, None) is not None and k in Result.__dataclass_fields__:
                 extra[k] = getattr(video.fetched, k)
