@@ -21,7 +21,7 @@ from ytcorpus.audio import decode_to_mono16k
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "ytcorpus" / "demo_data"
 ARCTIC = "arctic"  # the real speaker: arctic_a0007.wav, 3.5 s, repeated for longer turns
-VOICES = ("en-us", "en-gb-x-rp+f3", "en-us+m7", "en-sc", ARCTIC, "en-029+f1")
+VOICES = ("en-us+f3", "en-us+m7", "en-us+m3", ARCTIC, "en-029+f5", "en-029+m4")
 BACK_CHANNELS = ("Yes.", "Okay.", "Right.", "I see.", "Sure.")
 RATE = 16_000
 _WORDS = " ".join([ENGLISH_PRESS_A, ENGLISH_PRESS_B, ENGLISH_CELLS]

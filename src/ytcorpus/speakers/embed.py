@@ -37,16 +37,17 @@ _encoder = None
 
 def require_extra() -> None:
     """Fail early, with the install command, when the `diarize` extra is missing."""
-    if find_spec("torch") is None or find_spec("resemblyzer") is None:
+    if find_spec("torch") is None or find_spec("librosa") is None or not _weights().is_file():
         raise DiarizeUnavailable(
             "--diarize needs the speaker-embedding model: pip install 'ytcorpus[diarize]' "
             "(or: pip install resemblyzer==0.1.4)")
 
 
 def _weights() -> Path:
+    """resemblyzer's pretrained.pt, found without importing the package."""
     spec = find_spec("resemblyzer")
     if spec is None or not spec.submodule_search_locations:
-        require_extra()
+        return Path("resemblyzer-is-not-installed")
     return Path(list(spec.submodule_search_locations)[0]) / "pretrained.pt"
 
 

@@ -1,0 +1,32 @@
+"""The CTranslate2 engine decodes each chunk whole (no timestamp tokens, as faster-whisper's
+batched pipeline does: with them a batch dropped words the model left unfinished) and
+cuts segments from word times (cross-attention alignment)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import DEMO
+from ytcorpus.audio import decode_to_mono16k
+from ytcorpus.engines import load_engine
+from ytcorpus.engines.ct2 import sentences
+
+
+def test_sentences_cut_at_sentence_ends_pauses_and_length():
+    words = [(0.0, 0.4, " Hello"), (0.5, 0.9, " there."), (1.0, 1.3, " Yes"),
+             (2.5, 2.9, " okay")] + [(3.0 + i, 3.5 + i, " word") for i in range(14)]
+    cut = sentences(words)
+    assert [len(s) for s in cut] == [2, 1, 13, 2]
+    assert cut[2][0][2] == " okay"
+
+
+@pytest.mark.slow
+def test_segments_carry_word_times_that_spell_their_text():
+    engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=2)
+    audio = decode_to_mono16k(DEMO / "derivatives.m4a")
+    (t,) = engine.transcribe([audio])
+    assert len(t.segments) > 3
+    for s in t.segments:
+        assert s.words and " ".join(w[2] for w in s.words) == " ".join(s.text.split())
+        assert s.start <= s.words[0][0] <= s.words[-1][1] <= s.end + 1e-6
+    assert t.segments[-1].text.endswith("Thursday.")
