@@ -69,12 +69,14 @@ def make_conversation(path: Path, speakers: int, seed: int, seconds: float = 60.
     cache.mkdir(parents=True, exist_ok=True)
     voices = rng.sample(VOICES, speakers)
     plan: list[tuple[str, str]] = []
+    talked: set[str] = set()  # voices with a turn of their own (not only back-channels)
     total, last = 0.0, None
-    while total < seconds or len({v for v, _ in plan}) < speakers:
-        unused = [v for v in voices if v not in {p for p, _ in plan}]
+    while total < seconds or len(talked) < speakers:
+        unused = [v for v in voices if v not in talked]
         voice = unused[0] if unused else rng.choice([v for v in voices if v != last] or voices)
         length = float(np.exp(rng.uniform(np.log(1.0), np.log(30.0))))
         plan.append((voice, _text(rng, length)))
+        talked.add(voice)
         total += length
         if speakers > 1 and rng.random() < 0.3:
             other = rng.choice([v for v in voices if v != voice])

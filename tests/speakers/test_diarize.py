@@ -18,9 +18,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def dialogue(tmp_path_factory):
-    """Two voices (espeak-ng), five turns and a back-channel, about 25 s."""
+    """Two voices (espeak-ng), four turns and a back-channel, about 28 s."""
     folder = tmp_path_factory.mktemp("dialogue")
-    return make_conversation(folder / "dialogue.wav", 2, seed=7, seconds=20)
+    return make_conversation(folder / "dialogue.wav", 2, seed=3, seconds=20)
 
 
 def test_transcribe_diarize_writes_speakers_in_every_format(dialogue, tmp_path):
@@ -49,7 +49,8 @@ def test_transcribe_diarize_writes_speakers_in_every_format(dialogue, tmp_path):
     solo_record = json.loads((out / "solo.json").read_text())
     assert solo_record["speakers"] == 1
     assert {s["speaker"] for s in solo_record["segments"]} == {"S1"}
-    assert (out / "solo.txt").read_text().startswith("S1: And you always")
+    solo_txt = (out / "solo.txt").read_text()
+    assert solo_txt.startswith("S1: ") and "superlative" in solo_txt
 
 
 def _voice_at(turns, t: float) -> str:
