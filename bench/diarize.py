@@ -29,12 +29,12 @@ sys.path[:] = [str(ROOT / "src"), str(ROOT / "tests")] + [
 
 from conversations import conversation_set  # noqa: E402
 from lectures import make_lecture  # noqa: E402
-from ytcorpus.audio import iter_mono16k  # noqa: E402
+from ytcorpus.core.audio import iter_mono16k  # noqa: E402
 from ytcorpus.engines import load_engine  # noqa: E402
 from ytcorpus.speakers.assign import speaker_turns  # noqa: E402
 from ytcorpus.speakers.cluster import cluster_speakers  # noqa: E402
 from ytcorpus.speakers.embed import WindowEmbedder  # noqa: E402
-from ytcorpus.vad import stream_speech  # noqa: E402
+from ytcorpus.work.vad import stream_speech  # noqa: E402
 from ytcorpus.work.pipeline import transcribe_files  # noqa: E402
 
 

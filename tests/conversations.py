@@ -17,7 +17,7 @@ import numpy as np
 
 from media import espeak, write_audio
 from speech_texts import ENGLISH_CELLS, ENGLISH_PRESS_A, ENGLISH_PRESS_B
-from ytcorpus.audio import decode_to_mono16k
+from ytcorpus.core.audio import decode_to_mono16k
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "ytcorpus" / "demo_data"
 ARCTIC = "arctic"  # the real speaker: arctic_a0007.wav, 3.5 s, repeated for longer turns

@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import DEMO
-from ytcorpus.audio import decode_to_mono16k
+from ytcorpus.core.audio import decode_to_mono16k
 from ytcorpus.engines import load_engine
 from ytcorpus.engines.ct2 import sentences
+from ytcorpus.work.pipeline import transcribe_arrays
 
 
 def test_sentences_cut_at_sentence_ends_pauses_and_length():
@@ -24,7 +25,7 @@ def test_sentences_cut_at_sentence_ends_pauses_and_length():
 def test_segments_carry_word_times_that_spell_their_text():
     engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=2)
     audio = decode_to_mono16k(DEMO / "derivatives.m4a")
-    (t,) = engine.transcribe([audio])
+    (t,) = transcribe_arrays(engine, [audio])
     assert len(t.segments) > 3
     for s in t.segments:
         assert s.words and " ".join(w[2] for w in s.words) == " ".join(s.text.split())

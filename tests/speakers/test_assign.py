@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from ytcorpus.formats import render
-from ytcorpus.models import Segment, Transcript
+from ytcorpus.output.formats import render
+from ytcorpus.core.models import Segment, Transcript
 from ytcorpus.speakers.assign import Turn, apply_speakers, assign_speakers, speaker_turns
 from ytcorpus.speakers.cluster import cluster_speakers
 

@@ -10,9 +10,9 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import EngineError
-from ..models import Segment, Transcript
-from ..vad import SAMPLE_RATE
+from ..core.errors import EngineError
+from ..core.models import Segment
+from ..core.audio import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -140,12 +140,6 @@ class CTranslate2Engine:
                 words = [(0.0, sec, text)] if text else []
             result.append([_segment(a, sec, out) for a in sentences(words)])
         return result
-
-    def transcribe(self, audios: Sequence[np.ndarray]) -> list[Transcript]:
-        """Whole audios -> Transcripts (VAD, chunks, reassembly: ytcorpus.work.pipeline)."""
-        from ..work.pipeline import transcribe_arrays
-
-        return transcribe_arrays(self, audios)
 
 
 def _segment(words: list[tuple[float, float, str]], seconds: float, out: dict) -> Segment:

@@ -17,12 +17,11 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..errors import (KINDS, UNKNOWN_MAX_ATTEMPTS, DatabaseUnavailableError, YtcorpusError,
+from ..core.errors import (KINDS, UNKNOWN_MAX_ATTEMPTS, DatabaseUnavailableError, YtcorpusError,
                       classify, fault_of, video_error)
-from ..ids import parse_source
-from ..models import AddResult, Claim, InvalidSource, Result, Stats, Video
-from .quality import signature_of, store_completion
-from .staging import store_audio
+from ..core.ids import parse_source
+from ..core.models import AddResult, Claim, InvalidSource, Result, Stats, Video
+from .hooks import completion_hooks
 from .schema import EXPORT_FIELDS
 
 ADD_BATCH = 5000
@@ -273,7 +272,8 @@ class Queue(ABC):
             return []
         stamp = utc_text()
         done: list[bool] = []
-        signatures = [signature_of(result) for _, result in items]  # CPU, outside the lock
+        hooks = completion_hooks()
+        prepared = [[h.prepare(r) for h in hooks] for _, r in items]  # CPU, outside the lock
         with self._write_tx() as cur:
             first_seq = self._next_seq(cur, len(items))
             for seq, (video_id, result) in enumerate(items, first_seq):
@@ -289,8 +289,8 @@ class Queue(ABC):
                 ))
                 done.append(cur.rowcount == 1)
                 if done[-1]:
-                    store_completion(self, cur, video_id, result, signatures[seq - first_seq])
-                    store_audio(self, cur, video_id, result)
+                    for hook, ready in zip(hooks, prepared[seq - first_seq]):
+                        hook.store(self, cur, video_id, result, ready)
         return done
 
     def _next_seq(self, cur, n: int) -> int:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from ..models import Result
+from ..core.models import Result
 from ..quality import dedup
+from .hooks import CompletionHook, register
 
 if TYPE_CHECKING:
     from .base import Queue
@@ -49,6 +50,9 @@ def store_completion(q: Queue, cur, video_id: str, result: Result, sig=None) -> 
     q._exec(cur, _STORE, (
         json.dumps(result.quality) if result.quality else None, result.language_source,
         license_source, license_source, duplicate_of, rowid))
+
+
+register(CompletionHook("dedup", store_completion, signature_of))
 
 
 def forget(q: Queue, cur, rowid: int) -> None:

@@ -7,7 +7,7 @@ only when diarization runs: `pip install 'ytcorpus[diarize]'`."""
 
 from __future__ import annotations
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 
 class DiarizeUnavailable(ConfigError):

@@ -12,7 +12,7 @@ from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from ..models import Segment, Transcript
+from ..core.models import Segment, Transcript
 
 MIN_SPLIT_S = 0.6   # a change of speaker inside a segment shorter than this is not split
 
