@@ -93,6 +93,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0, help="length of each conversation")
     p.add_argument("--lectures", type=int, default=2, help="single-speaker lectures")
     p.add_argument("--minutes", type=float, default=5.0, help="length of each lecture")
+    p.add_argument("--memory-minutes", type=float, default=0.0,
+                   help="also stream one lecture this long: the process's peak RSS before "
+                        "and after (streamed: it should not grow with the length)")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     folder = Path(tempfile.gettempdir()) / "ytcorpus-bench-diarize"
@@ -119,6 +122,14 @@ def main() -> None:
         windows, speech = windows + n, speech + seconds
         print(f"{path.stem:<18} {1:>8} {found:>5}      -   ({n} windows, peak RSS "
               f"+{(rss1 - rss0) / 1024:.0f} MB)")
+    if args.memory_minutes:
+        long = make_lecture(folder / f"lecture-{args.memory_minutes:g}min.webm",
+                            args.memory_minutes * 60)[0]
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        _, found, n, seconds = diarize_file(long, Clock())
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{long.stem:<18} {1:>8} {found:>5}      -   ({n} windows over {seconds / 60:.0f} "
+              f"min; peak RSS of the process {before:.0f} MB before, {after:.0f} MB after)")
     transcribe_time(engine, [c.path for c in convs] + lectures, asr)
     print(f"\nDER {abs(der):.3f} (collar 0.25, overlap skipped) over {len(convs)} files; "
           f"right number of speakers {right}/{len(convs)} ({right / len(convs):.0%}); "
