@@ -53,14 +53,14 @@ class Clock:
 
 
 def diarize_file(path: Path, clock: Clock) -> tuple[list, int, int, float]:
-    """(turns, speakers, windows, seconds) — VAD outside the clock: the prepare stage
+    """(turns, speakers, windows, speech seconds) — VAD outside the clock: the prepare stage
     runs it for transcription anyway; embedding and clustering inside."""
     embedder = None
     with clock:
         embedder = WindowEmbedder()
-    samples = 0
+    samples = 0  # speech samples
     for region, audio in stream_speech(iter_mono16k(str(path))):
-        samples = int(region["end"])
+        samples += audio.size
         with clock:
             embedder.add(int(region["start"]), audio)
     with clock:
@@ -129,7 +129,8 @@ def main() -> None:
         _, found, n, seconds = diarize_file(long, Clock())
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"{long.stem:<18} {1:>8} {found:>5}      -   ({n} windows over {seconds / 60:.0f} "
-              f"min; peak RSS of the process {before:.0f} MB before, {after:.0f} MB after)")
+              f"min of speech; the process's peak RSS {before:.0f} MB before, "
+              f"{after:.0f} MB after)")
     transcribe_time(engine, [c.path for c in convs] + lectures, asr)
     print(f"\nDER {abs(der):.3f} (collar 0.25, overlap skipped) over {len(convs)} files; "
           f"right number of speakers {right}/{len(convs)} ({right / len(convs):.0%}); "
