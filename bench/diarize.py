@@ -131,6 +131,8 @@ def main() -> None:
         print(f"{long.stem:<18} {1:>8} {found:>5}      -   ({n} windows over {seconds / 60:.0f} "
               f"min of speech; the process's peak RSS {before:.0f} MB before, "
               f"{after:.0f} MB after)")
+    if not convs:
+        return
     transcribe_time(engine, [c.path for c in convs] + lectures, asr)
     print(f"\nDER {abs(der):.3f} (collar 0.25, overlap skipped) over {len(convs)} files; "
           f"right number of speakers {right}/{len(convs)} ({right / len(convs):.0%}); "
