@@ -36,6 +36,13 @@ from .write import Writer, _transcript_builder
 _END = object()
 
 
+def want_word_times(engine: Any) -> None:
+    """--diarize splits segments at changes of speaker: engines that can give word times
+    (an optional `word_timestamps` attribute, not part of the plugin contract) give them."""
+    if hasattr(engine, "word_timestamps"):
+        engine.word_timestamps = True
+
+
 def pool_seconds(engine: Any, max_seconds: float | None = None) -> float:
     """The audio-seconds bound: room for the batch on the engine and the next ones."""
     floor = 2 * max(1, int(engine.batch_size)) * MAX_CHUNK_S
@@ -50,6 +57,8 @@ def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int 
     """See the module docstring; `diarize`: speakers on the segments (ytcorpus.speakers).
     `stats`, when given, receives the pool's peak seconds
     and the batch sizes the engine got (benchmarks and tests read them)."""
+    if diarize:
+        want_word_times(engine)
     pool = ChunkPool(pool_seconds(engine, max_seconds))
     if stats is not None:
         stats["pool"] = pool  # live: tests watch it

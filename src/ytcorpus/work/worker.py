@@ -275,6 +275,10 @@ def run_worker(args) -> int:
     # as the command line: a missing database is an error, an older one is upgraded
     queue = open_queue(args.db, create=False)
     engine = load_engine(config.engine, config.model, config.device, batch_size=config.batch_size)
+    if config.diarize:
+        from .pipeline import want_word_times
+
+        want_word_times(engine)
     name = worker_name(config.name, engine.device)
     staged = None
     if getattr(args, "stage", None):
