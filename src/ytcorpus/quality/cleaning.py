@@ -84,5 +84,6 @@ def clean_segments(segments: Iterable[Segment], duration: float) -> tuple[list[S
         start = min(max(0.0, seg.start), duration)
         end = min(max(start, seg.end), duration)
         kept.append(Segment(start, end, cut, seg.avg_logprob, seg.compression_ratio,
-                            seg.no_speech_prob))
+                            seg.no_speech_prob, seg.speaker,
+                            seg.words if cut == seg.text else None))  # words: engine's times
     return kept, sorted(flags)

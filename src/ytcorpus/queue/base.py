@@ -327,7 +327,7 @@ class Queue(ABC):
         "duration_seconds = ?, processing_time_seconds = ?, speed_ratio = ?, language = ?, "
         "model = ?, tokens = ?, title = COALESCE(?, title), channel = COALESCE(?, channel), "
         "license = COALESCE(?, license), flags = ?, completed_at = ?, completed_seq = ?, "
-        "lease_until = NULL, "
+        "speakers = ?, lease_until = NULL, "
         "error_kind = NULL, error = NULL "
         "WHERE video_id = ? AND status = 'processing' AND worker = ?"
     )
@@ -355,8 +355,8 @@ class Queue(ABC):
                     result.transcript, segments, result.duration_seconds,
                     result.processing_time_seconds, result.speed_ratio, result.language,
                     result.model, result.tokens, result.title, result.channel, result.license,
-                    json.dumps(result.flags) if result.flags else None, stamp, seq, video_id,
-                    worker,
+                    json.dumps(result.flags) if result.flags else None, stamp, seq,
+                    result.speakers, video_id, worker,
                 ))
                 done.append(cur.rowcount == 1)
                 if done[-1]:

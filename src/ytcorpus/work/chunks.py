@@ -58,8 +58,11 @@ class Chunk:
         for s in segments:
             start = self.to_original(s.start)
             end = max(start, self.to_original(s.end, is_end=True))
+            words = tuple((self.to_original(a), max(self.to_original(a),
+                                                    self.to_original(b, is_end=True)), w)
+                          for a, b, w in s.words) if s.words else None
             out.append(Segment(start, end, s.text, s.avg_logprob, s.compression_ratio,
-                               s.no_speech_prob))
+                               s.no_speech_prob, s.speaker, words))
         return out
 
 

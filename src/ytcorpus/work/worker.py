@@ -195,7 +195,8 @@ class Worker:
         threads = getattr(self.config, "prepare_threads", 0) or default_prepare_threads()
         stage = PrepareStage(downloads, self.pool, self.engine, _Sink(writer, self),
                              threads=threads, stop=self.stop_event,
-                             max_duration=self.max_duration).start()
+                             max_duration=self.max_duration,
+                             diarize=bool(getattr(self.config, "diarize", False))).start()
         self.loop = EngineLoop(self.engine, self.pool, writer.results, self.stop_event,
                                metrics=self.metrics, writer_releases=True)
         started = time.time()
@@ -296,10 +297,15 @@ def build_worker(args) -> tuple[Worker, Any]:
 
     flags = {k: getattr(args, k, None) for k in (
         "device", "engine", "model", "batch_size", "download_threads", "prefetch", "lease",
-        "max_videos", "exit_when_empty", "name", "prepare_threads", "language", "metrics_port")}
+        "max_videos", "exit_when_empty", "name", "prepare_threads", "language", "metrics_port",
+        "diarize")}
     known = {f for f in WorkerConfig.__dataclass_fields__}
     config = build(WorkerConfig, **{k: v for k, v in flags.items() if k in known})
     check_device(config.device, config.engine)  # before any weights load: one line, at once
+    if config.diarize:
+        from ..speakers import require_diarize
+
+        require_diarize()
     fetch_config = build(FetchConfig, work_dir=args.work_dir,
                          audio_format=getattr(args, "audio_format", None),
                          language=config.language)
@@ -307,6 +313,10 @@ def build_worker(args) -> tuple[Worker, Any]:
     queue = open_queue(args.db, create=False)
     queue.outage_wait_s = config.db_outage_wait_s
     engine = load_engine(config.engine, config.model, config.device, batch_size=config.batch_size)
+    if config.diarize:
+        from .pipeline import want_word_times
+
+        want_word_times(engine)
     name = worker_name(config.name, engine.device)
     staged = None
     if getattr(args, "stage", None):
