@@ -64,11 +64,17 @@ def test_failures_are_typed(fetcher, media_server, route, name, error, kind):
     assert not [p for p in fetcher.work_dir.glob("*") if p.is_file()]  # no partial files
 
 
-def test_429_then_200_succeeds_on_retry(fetcher, media_server):
+def test_429_then_200_succeeds_on_retry(tmp_path, media_server):
+    fetcher = Fetcher(FetchConfig(work_dir=str(tmp_path / "work"), retries=0, socket_timeout=5,
+                                  host_rest_s=0.5))
     url = media_server.url("tone3.ogg", "flaky429")
     with pytest.raises(RetryableError) as info:
         _fetch(fetcher, url)
     assert info.value.kind == "rate_limited"
+    with pytest.raises(RetryableError) as resting:  # the host rests: no request at all
+        _fetch(fetcher, url)
+    assert resting.value.kind == "rate_limited" and "rests" in str(resting.value)
+    time.sleep(0.6)
     assert _fetch(fetcher, url).path.stat().st_size > 0
 
 
@@ -107,7 +113,7 @@ YTDLP_MESSAGES = [
      "rate_limited"),
     ("ERROR: unable to download video data: HTTP Error 503: Service Unavailable",
      "server_error"),
-    ("ERROR: unable to download video data: HTTP Error 403: Forbidden", "rate_limited"),
+    ("ERROR: unable to download video data: HTTP Error 403: Forbidden", "forbidden"),
     ("ERROR: [generic] Unable to download webpage: <urlopen error [Errno 111] Connection "
      "refused>", "network"),
     ("ERROR: [youtube] abcdefghijk: Requested format is not available", "no_audio"),
@@ -124,7 +130,8 @@ def test_error_mapping_on_real_ytdlp_messages(message, kind):
 
     err = classify(DownloadError(message))
     assert isinstance(err, VideoError) and err.kind == kind
-    retryable = kind in ("bot_check", "rate_limited", "server_error", "network", "timeout")
+    retryable = kind in ("bot_check", "rate_limited", "server_error", "network", "timeout",
+                         "forbidden")
     assert err.retryable == retryable
 
 

@@ -151,7 +151,11 @@ def test_proxy_cookie_pairs_and_unpaced_hosts(tmp_path):
     f = Fetcher(FetchConfig(work_dir=str(tmp_path), cookies="/all.txt",
                             proxies=("http://u:secret@p1:8080|/p1.txt", "http://p2:8080")))
     first, second = f.routes.routes
-    assert first.name == "http://p1:8080"  # no password in what the monitor shows
+    # no password in what the monitor shows, but the credentials tell routes apart
+    assert first.name.startswith("http://id-") and first.name.endswith("@p1:8080")
+    assert "secret" not in first.name and second.name == "http://p2:8080"
+    sessions = parse_routes(["http://user-s1:pw@gw:8000", "http://user-s2:pw@gw:8000"], None)
+    assert len({r.name for r in sessions}) == 2  # two sessions on one gateway: two routes
     assert (first.cookies, second.cookies) == ("/p1.txt", "/all.txt")
     assert f.options("x", first.proxy, route=first)["cookiefile"] == "/p1.txt"
     assert f.paced("https://www.youtube.com/watch?v=abc") and f.paced("https://youtu.be/x")

@@ -37,9 +37,29 @@ def test_errors_lists_rows_with_reasons(db):
                and "Private video. Sign in" in x for x in lines)
     rows = json.loads(run_cli("--db", db, "errors", "--kind", "unavailable", "--json").stdout)
     assert rows == [{"video_id": "aaaaaaaaaa4", "url": rows[0]["url"], "kind": "unavailable",
-                     "attempts": rows[0]["attempts"], "message": "Video unavailable\nremoved"}]
+                     "attempts": rows[0]["attempts"], "message": "Video unavailable\nremoved",
+                     "status": "error", "next_try": None}]
     assert len(json.loads(run_cli("--db", db, "errors", "--limit", "1", "--json").stdout)) == 1
     assert "no rows in error" in run_cli("--db", db, "errors", "--kind", "network").stdout
+
+
+def test_errors_shows_rows_waiting_to_retry_with_their_next_try(db):
+    from ytcorpus.core.errors import RetryableError
+
+    with open_queue(db) as q:
+        q.add(["https://youtu.be/bbbbbbbbbb1"])
+        [c] = q.claim("w", 1)
+        q.fail("w", c.video_id, RetryableError("Connection reset by peer", kind="network"))
+    out = run_cli("--db", db, "errors", "--waiting")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split()[:4] == ["KIND", "TRIES", "NEXT", "TRY"] and len(lines) == 2
+    assert "network" in lines[1] and " in " in lines[1] and "bbbbbbbbbb1" in lines[1]
+    rows = json.loads(run_cli("--db", db, "errors", "--kind", "network", "--json").stdout)
+    assert [(r["video_id"], r["status"], r["attempts"]) for r in rows] == [
+        ("bbbbbbbbbb1", "pending", 1)] and rows[0]["next_try"].endswith("Z")
+    dry = run_cli("--db", db, "requeue", "--errors", "network", "--dry-run").stdout
+    assert "would requeue errors (network): 0" in dry  # waiting rows are not errors
 
 
 def test_requeue_dry_run_changes_nothing(db):

@@ -174,3 +174,46 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
     assert proc.returncode == 0, text
     assert "2/2 files" in text and "h audio" in text and "x realtime" in text
     assert stdout == b""
+
+
+def test_same_named_files_mirror_their_folders(tmp_path):
+    for folder in ("a", "b", "b/deep"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    for rel in ("a/talk.wav", "b/talk.wav", "b/talk.mp3", "b/deep/talk.wav", "solo.wav"):
+        shutil.copy(ARCTIC, tmp_path / rel)
+    inputs, _ = expand_inputs([str(tmp_path / r) for r in
+                               ("a/talk.wav", "b/talk.wav", "b/talk.mp3", "b/deep/talk.wav",
+                                "solo.wav", "a/talk.wav")])
+    names = [i.name for i in inputs]
+    assert names == ["a/talk.wav", "b/talk.wav", "b/talk.mp3", "b/deep/talk", "solo",
+                     "a/talk.wav-2"]
+    folders, _ = expand_inputs([str(tmp_path / "a"), str(tmp_path / "b" / "deep")])
+    assert [i.name for i in folders] == ["a/talk", "b/deep/talk"]
+
+
+def test_output_path_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "taken").write_text("keep me")
+    for out in ("taken", "out.txt"):
+        run = run_cli("transcribe", str(ARCTIC), "-o", str(tmp_path / out), "--device", "cpu")
+        assert run.returncode == 1, run.stderr
+        assert "-o takes a folder" in run.stderr, run.stderr
+    assert (tmp_path / "taken").read_text() == "keep me"
+    assert not (tmp_path / "out.txt").exists()
+
+
+@pytest.mark.slow
+def test_same_named_inputs_from_two_folders_keep_both_transcripts(tmp_path):
+    from media import espeak
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shutil.copy(ARCTIC, tmp_path / "a" / "talk.wav")
+    espeak("The committee approved the budget for the new library.", tmp_path / "b" / "talk.wav")
+    out = tmp_path / "out"
+    run = run_cli("transcribe", str(tmp_path / "a" / "talk.wav"), str(tmp_path / "b" / "talk.wav"),
+                  "-o", str(out), "--model", "tiny.en", "--device", "cpu")
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.txt")) == [
+        "a/talk.txt", "b/talk.txt"]
+    assert "superlative" in (out / "a" / "talk.txt").read_text()
+    assert "library" in (out / "b" / "talk.txt").read_text()

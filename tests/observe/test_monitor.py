@@ -56,7 +56,7 @@ def test_monitor_once_prints_exact_counts(tmp_path):
     text = out.stdout
     for expected in ("1,500 total", "290 pending", "7 processing", "1,200 completed", "3 error",
                      "1.20 hours", "14,400 of 1,000,000", "private: 2", "corrupt: 1",
-                     "gpu-node-1", "gpu-node-2", "active", "gone", "1 active"):
+                     "gpu-node-1", "gpu-node-2", "active", "dead", "1 active"):
         assert expected in text, expected
     assert "K " not in text and "1.5K" not in text  # exact counts, no abbreviations
 

@@ -60,7 +60,10 @@ def test_round_trip_through_datasets_equals_the_database(tmp_path, fmt, loader, 
         stamp = (stamp.strftime("%Y-%m-%d %H:%M:%S") if hasattr(stamp, "strftime")
                  else stamp.replace("T", " ").rstrip("Z"))
         assert stamp == row["completed_at"]
-        assert got["segments"] == row["segments"]
+        # Parquet's segment struct has a `speaker` field (--diarize): null here
+        assert [{k: v for k, v in s.items() if v is not None} for s in got["segments"]] \
+            == row["segments"]
+        assert got["speakers"] is None  # not diarized
 
 
 def test_folder_export_shards_and_manifest(tmp_path):

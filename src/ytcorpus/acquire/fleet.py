@@ -18,6 +18,8 @@ import time
 from ..core.errors import VideoError, YtcorpusError, classify
 from .pacing import AllRoutesResting
 from ..queue.staging import mark_staged, save_routes
+from ..work.circuit import Circuit
+from .blame import Evidence
 from .stage import Backlog, StageStore, audio_seconds, sweep_store
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,8 @@ class FetchFleetWorker:
 
     def __init__(self, queue, fetcher, store: StageStore, *, name: str, threads: int = 2,
                  lease: float = 600.0, max_videos: int = 0, exit_when_empty: bool = False,
-                 poll_s: float = 10.0, max_staged: str | None = None):
+                 poll_s: float = 10.0, max_staged: str | None = None,
+                 node_backoff_s: float = 30.0, node_backoff_max_s: float = 1800.0):
         self.queue, self.fetcher, self.store, self.name = queue, fetcher, store, name
         self.threads, self.lease, self.max_videos = threads, lease, max_videos
         self.exit_when_empty, self.poll_s = exit_when_empty, poll_s
@@ -52,17 +55,19 @@ class FetchFleetWorker:
         self.paused = False
         self.blocked = False
         self._lock = threading.Lock()
+        self.circuit = Circuit(node_backoff_s, max(node_backoff_s, node_backoff_max_s))
+        self.evidence = Evidence()  # route/host faults on different videos: the node's
 
     # ---- the download threads ---------------------------------------------------------
     def _next_claim(self):
         """A claim, or None when this thread should end."""
         while not self.stop.is_set():
             resting = self.fetcher.routes.wait_s()
-            if resting > 0:  # claim nothing while every route rests
-                if self.exit_when_empty:
+            if resting > 0 or not self.circuit.allow_claim():  # every route rests, or
+                if self.exit_when_empty:                       # the node is blocked
                     self.blocked = True
                     return None
-                self.stop.wait(min(resting, self.poll_s))
+                self.stop.wait(min(resting or 1.0, self.poll_s))
                 continue
             with self._lock:
                 if self.max_videos and self.claimed >= self.max_videos:
@@ -70,10 +75,17 @@ class FetchFleetWorker:
                 claims = self.queue.claim(self.name, 1, self.lease, staged=False)
                 if not claims and self.queue.reap_expired():  # rows of dead fetchers
                     claims = self.queue.claim(self.name, 1, self.lease, staged=False)
+                if claims and self.stop.is_set():  # the stop came while claiming
+                    self.queue.release(self.name, [claims[0].video_id])
+                    return None
                 if claims:
                     self.claimed += 1
                     self.held.add(claims[0].video_id)
-                elif self.exit_when_empty and not self.held:
+                elif self.circuit.state == "probing":
+                    self.circuit.abort_probe()
+                if not claims and self.exit_when_empty and not self.held:
+                    if self.queue.waiting_for_node():  # rows put behind for node faults
+                        self.blocked = True
                     return None
             if claims and not self._over_backlog(claims[0]):
                 return claims[0]
@@ -120,6 +132,8 @@ class FetchFleetWorker:
             self._failed(video_id, exc if isinstance(exc, YtcorpusError)
                          else classify(exc, video_id))
             return
+        self.evidence.succeeded("node")
+        self.circuit.success()
         try:
             ok = mark_staged(self.queue, self.name, video_id, staged_path=rel, seconds=seconds,
                              size=size, audio_format=got.audio_format, metadata=got.info)
@@ -135,9 +149,17 @@ class FetchFleetWorker:
                         video_id)
 
     def _failed(self, video_id: str, exc: YtcorpusError) -> None:
-        if isinstance(exc, AllRoutesResting) or _fault_of(exc) == "node" or \
-                getattr(exc, "kind", "") == "interrupted":
+        if getattr(exc, "kind", "") == "interrupted":  # stopping: back as it was
             self.queue.release(self.name, [video_id])
+            self.released += 1
+            return
+        if isinstance(exc, AllRoutesResting) or _fault_of(exc) == "node":
+            # not the video's: uncharged, reason kept, behind the others; a route's or
+            # host's fault opens the node's circuit only on different videos in a row
+            scoped = getattr(exc, "scope", None) in ("route", "host")
+            if not scoped or self.evidence.failed("node", video_id):
+                self.circuit.trip(f"{exc.kind}: {exc}")
+            self.queue.fail(self.name, video_id, exc)
             self.released += 1
             log.warning("released %s (not its fault): %s", video_id, exc)
             return
@@ -155,8 +177,9 @@ class FetchFleetWorker:
             try:
                 with self._lock:
                     held = list(self.held)
-                if held:
-                    self.queue.heartbeat(self.name, held, self.lease)
+                state = "running" if self.circuit.state == "closed" else \
+                    f"blocked: circuit {self.circuit.describe()}"
+                self.queue.heartbeat(self.name, held, self.lease, state=state)
                 if time.monotonic() - last_report >= REPORT_EVERY_S:
                     last_report = time.monotonic()
                     save_routes(self.queue, self.name, self.fetcher.routes.snapshot())

@@ -30,8 +30,8 @@ class AllRoutesResting(NodeFault):
 
     kind = "rate_limited"
 
-    def __init__(self, message: str, *, until: float):
-        super().__init__(message, kind="rate_limited")
+    def __init__(self, message: str, *, until: float, kind: str = "rate_limited"):
+        super().__init__(message, kind=kind)
         self.until = until
 
 
@@ -52,6 +52,7 @@ class Route:
     failures: int = 0
     in_flight: int = 0
     last_error: str | None = field(default=None, repr=False)
+    rest_kind: str = "rate_limited"  # why it rests now: rate_limited, bot_check, proxy...
 
     def state(self, now: float) -> str:
         return "resting" if self.rest_until > now else "ready"
@@ -69,12 +70,19 @@ def parse_routes(proxies: tuple[str, ...] | list[str], cookies: str | None) -> l
 
 
 def _redact(proxy: str) -> str:
-    """A proxy URL fit for logs and the monitor (no password)."""
+    """The route's name: its proxy URL fit for logs, the monitor, the `routes` table and
+    pace file names. Credentials are hashed, not dropped: two session credentials on one
+    gateway (user-session-1:pw@gw, user-session-2:pw@gw) are two routes."""
+    import hashlib
     from urllib.parse import urlsplit
 
     parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     host = parts.hostname or proxy
-    return f"{parts.scheme}://{host}:{parts.port}" if parts.port else f"{parts.scheme}://{host}"
+    where = f"{host}:{parts.port}" if parts.port else host
+    if parts.username is not None or parts.password is not None:
+        secret = f"{parts.username or ''}:{parts.password or ''}".encode()
+        where = f"id-{hashlib.sha256(secret).hexdigest()[:10]}@{where}"
+    return f"{parts.scheme}://{where}"
 
 
 def wait_until(moment: float) -> None:
@@ -133,9 +141,13 @@ class RoutePool:
             ready = [r for r in self._in_turn() if r.rest_until <= wall]
             if not ready:
                 until = min(r.rest_until for r in self.routes)
+                kinds = {r.rest_kind for r in self.routes}
                 raise AllRoutesResting(
-                    f"all {len(self.routes)} routes are resting after 429s or bot checks "
-                    f"(the first is back in {until - wall:.0f} s)", until=until)
+                    kind=kinds.pop() if len(kinds) == 1 else "rate_limited", until=until,
+                    message=
+                    f"all {len(self.routes)} routes are resting after 429s, bot checks or "
+                    f"proxy failures (the first is back in {until - wall:.0f} s; last: "
+                    f"{self.routes[0].last_error})")
             now = time.monotonic()
             route = min(ready, key=lambda r: max(r.next_at, now)) if paced else ready[0]
             self._turn = (self.routes.index(route) + 1) % len(self.routes)
@@ -172,9 +184,11 @@ class RoutePool:
             return max(0.0, min(r.rest_until for r in self.routes) - wall)
 
     def report(self, route: Route, outcome: str, error: str | None = None, *,
-               rest: bool = True) -> None:
+               rest: bool = True, kind: str | None = None) -> None:
         """outcome: "ok", "rate_limited", "bot_check" or any other failure kind.
-        `rest=False`: count a 429 without resting the route (a host we do not pace)."""
+        `rest=False`: count a 429 without resting the route (a host we do not pace).
+        "rest" (its proxy refused, timed out or answered 407; or different videos
+        failed through it in a row, blame.py) always rests it."""
         with self._lock:
             route.in_flight = max(0, route.in_flight - 1)
             if outcome == "ok":
@@ -184,12 +198,15 @@ class RoutePool:
                     self.machine.succeeded(route)
                 return
             route.last_error = (error or outcome)[:300]
-            if outcome in ("rate_limited", "bot_check"):
+            if outcome in ("rate_limited", "bot_check", "rest"):
                 if outcome == "rate_limited":
                     route.rate_limited += 1
-                else:
+                elif outcome == "bot_check":
                     route.bot_check += 1
-                if rest:
+                else:
+                    route.failures += 1
+                route.rest_kind = kind or outcome
+                if rest or outcome == "rest":
                     route.rest_s = min(self.rest_max_s, route.rest_s * 2 if route.rest_s
                                        else self.rest_s)
                     route.rest_until = time.time() + route.rest_s

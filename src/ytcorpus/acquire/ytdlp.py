@@ -21,8 +21,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ..core.config import FetchConfig
+from ..core.errors import (SUSPECT_KINDS, NodeFault, PermanentError, RetryableError, VideoError,
+                           YtcorpusError, classify)
+from .blame import Evidence, HostGate, RouteFault
 from .deadline import Watchdog
-from ..core.errors import NodeFault, PermanentError, RetryableError, VideoError, classify
 from .pacing import AllRoutesResting, Route, RoutePool
 from .prefetch import Prefetcher  # noqa: F401  (DESIGN: fetch.Prefetcher)
 from ..quality.language import metadata_language
@@ -110,6 +112,9 @@ class Fetcher:
         self.config = c = config or FetchConfig()
         self.work_dir = Path(c.work_dir)
         self.routes = RoutePool.from_config(c)
+        self.hosts = HostGate(getattr(c, "host_rest_s", 60.0), getattr(c, "host_rest_max_s",
+                                                                      3600.0))
+        self.evidence = Evidence()  # per (route, host): different videos failed in a row
         self.watchdog = Watchdog(min_bytes_s=parse_bytes(str(c.min_throughput)) or 0,
                                  window_s=c.throughput_window_s, grace_s=c.download_grace_s,
                                  max_s=c.max_download_s)
@@ -204,21 +209,77 @@ class Fetcher:
             raise FetchStopped("the fetcher is stopping", video_id=video_id)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         paced = self.paced(url)
+        host = _server(url)
+        self.hosts.check(host, video_id)  # HostResting: no request to a resting host
         _warm_extractors()
         route, start = self.routes.reserve(paced=paced)  # AllRoutesResting: a node fault
         try:
             got = self._download(video_id, url, route, paced, start)
         except VideoError as err:
-            self.routes.report(route, err.kind, str(err), rest=paced)
+            judged = self._judge(err, route, host, paced, video_id)
+            outcome = "rest" if getattr(judged, "scope", None) == "route" and \
+                err.kind not in ("rate_limited", "bot_check") else err.kind
+            self.routes.report(route, outcome, str(err), rest=paced, kind=judged.kind)
+            if getattr(judged, "scope", None) == "route":  # another route may serve it now
+                resting = self.routes.wait_s()
+                judged.until = time.time() + resting if resting else 0.0
+                judged.behind = None if resting else 0.0
+            if judged is not err:
+                raise judged from err
             raise
         except BaseException:
             self.routes.report(route, "interrupted")
             raise
         self.routes.report(route, "ok")
+        self.hosts.ok(host)
+        self.evidence.succeeded((route.name, host))
+        self.evidence.succeeded(("*", route.name))
         if self._closed:  # finished after close(): leave nothing behind
             got.cleanup()
             raise FetchStopped("the fetcher is stopping", video_id=video_id)
         return got
+
+    def _judge(self, err: VideoError, route: Route, host: str, paced: bool,
+               video_id: str) -> YtcorpusError:
+        """Whose fault, from the answer and from evidence across videos (blame.py): the
+        proxy's (the route rests), the host's (it rests), or the video's (`err` as is)."""
+        kind = err.kind
+        if kind == "proxy":
+            return RouteFault(f"route {route.name}: {err}", kind="proxy", scope="route",
+                              video_id=video_id)
+        if kind in ("rate_limited", "bot_check"):
+            if paced:  # the route rests (RoutePool.report); others carry on
+                return RouteFault(f"route {route.name}: {err}", kind=kind, scope="route",
+                                  video_id=video_id)
+            until = self.hosts.rest(host, f"{kind}: {err}", kind)
+            return RouteFault(f"host {host}: {err}", kind=kind, scope="host", until=until,
+                              video_id=video_id)
+        if kind not in SUSPECT_KINDS:
+            return err
+        network = kind in ("network", "timeout", "unreachable")
+        on_host = self.evidence.failed((route.name, host), video_id)
+        anywhere = network and self.evidence.failed(("*", route.name), video_id)
+        if anywhere and not on_host:  # no name, no TLS, no network to any host: offline
+            self.evidence.succeeded(("*", route.name))
+            why = (f"{kind} on {self.evidence.threshold} different videos and hosts in a row "
+                   f"through {route.name}, no success between: {err}")
+            if route.proxy:
+                return RouteFault(why, kind="proxy", scope="route", video_id=video_id)
+            return NodeFault(why, kind="offline", video_id=video_id)
+        if not on_host:
+            return err
+        why = (f"{kind} on {self.evidence.threshold} different videos in a row through "
+               f"{route.name} to {host}, no success between: {err}")
+        self.evidence.succeeded((route.name, host))  # the next ones start a new count
+        self.evidence.succeeded(("*", route.name))
+        if route.proxy and network:
+            return RouteFault(why, kind="proxy", scope="route", video_id=video_id)
+        if paced:
+            return RouteFault(why, kind="offline" if network else "node", scope="route",
+                              video_id=video_id)
+        kind = "offline" if network else "node"
+        until = self.hosts.rest(host, why, kind)
+        return RouteFault(why, kind=kind, scope="host", until=until, video_id=video_id)
 
     def _download(self, video_id: str, url: str, route: Route, paced: bool,
                   start: float = 0.0) -> FetchedAudio:
@@ -295,6 +356,16 @@ class Fetcher:
     def remove_partial(self, video_id: str) -> None:
         for leftover in self.work_dir.glob(f"{video_id}.*"):
             leftover.unlink(missing_ok=True)
+
+
+def _server(url: str) -> str:
+    """The host (and port) a URL goes to: the unit a host's circuit rests."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        return f"{host}:{parts.port}" if parts.port else host
+    except ValueError:  # a bad port: the host alone
+        return host
 
 
 def _progress_hook(d: dict) -> None:

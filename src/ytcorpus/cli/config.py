@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 import sys
 from typing import Any
 
@@ -51,7 +50,9 @@ def mask(name: str, value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(mask(name, v) for v in value)
     if isinstance(value, str):
-        return re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1***@", value)
+        from ..core.errors import redact
+
+        return redact(value)
     return value
 
 

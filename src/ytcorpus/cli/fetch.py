@@ -59,7 +59,10 @@ def run(args) -> int:
                                   threads=wc.download_threads, lease=wc.lease,
                                   max_videos=wc.max_videos, exit_when_empty=wc.exit_when_empty,
                                   poll_s=min(wc.poll_interval, 10.0),
-                                  max_staged=args.max_staged)
+                                  max_staged=args.max_staged,
+                                  node_backoff_s=wc.node_backoff_s,
+                                  node_backoff_max_s=wc.node_backoff_max_s)
+        queue.retry_base_s, queue.node_behind_s = wc.retry_base_s, wc.node_backoff_s
 
         def on_signal(signum, _frame) -> None:
             log.info("signal %d: stopping (held rows are released)", signum)

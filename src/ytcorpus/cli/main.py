@@ -127,10 +127,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:  # logs/worker-N.log, CI: plain lines with timestamps
         logging.basicConfig(level=level, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # no password in any log line
+        handler.addFilter(_redact_record)
     if args.verbose == 0:
         for noisy in ("faster_whisper", "httpx", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     return run_command(args)
+
+
+def _redact_record(record: logging.LogRecord) -> bool:
+    """A log filter: passwords (URL userinfo, ?password=, password=...) become ***."""
+    from ..core.errors import redact
+
+    text = record.getMessage()
+    clean = redact(text)
+    if clean != text:
+        record.msg, record.args = clean, ()
+    return True
 
 
 def _stderr_console():
@@ -165,7 +178,9 @@ def run_command(args) -> int:
             line, code = type(exc).__name__, 1
         if args.verbose > 1:  # -vv: the traceback too
             log.exception("details")
-        print(f"ytcorpus: error: {line}", file=sys.stderr)
+        from ..core.errors import redact
+
+        print(f"ytcorpus: error: {redact(line)}", file=sys.stderr)
         return code
 
 

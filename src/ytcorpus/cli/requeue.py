@@ -11,7 +11,8 @@ def register(sub) -> None:
     s.add_argument("--errors", nargs="?", const="", metavar="KIND",
                    help="requeue rows in error (only KIND if given, e.g. network)")
     s.add_argument("--stale", action="store_true",
-                   help="return rows whose worker's lease ran out")
+                   help="return rows whose worker's lease ran out, and at once those of "
+                   "workers that are dead (heartbeat stopped, process gone) or stopped")
     s.add_argument("-n", "--dry-run", action="store_true",
                    help="only say how many rows would be requeued")
     s.set_defaults(func=run)
@@ -28,7 +29,7 @@ def run(args) -> int:
         if args.dry_run:
             return _dry_run(q, args)
         if args.stale:
-            print(f"stale leases returned to pending: {q.reap_expired()}")
+            print(f"stale leases returned to pending: {q.reap_stale()}")
         if args.errors is not None:
             kind = args.errors or None
             n = q.requeue_errors(kind)
@@ -39,10 +40,10 @@ def run(args) -> int:
 def _dry_run(q, args) -> int:
     """Say what requeue would do, change nothing."""
     if args.stale:
-        print(f"would return stale leases to pending: {q.expired_leases()}")
+        print(f"would return stale leases to pending: {q.stale_leases()}")
     if args.errors is not None:
         kind = args.errors or None
-        rows = q.errors(kind)
+        rows = [r for r in q.errors(kind) if r["status"] == "error"]
         by_kind: dict[str, int] = {}
         for r in rows:
             by_kind[r["error_kind"] or "unknown"] = by_kind.get(r["error_kind"] or "unknown", 0) + 1

@@ -9,6 +9,7 @@ one input goes to stdout, or any number as one JSON array (`--format json`).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import tempfile
@@ -75,13 +76,32 @@ def expand_inputs(items: Iterable[str]) -> tuple[list[Input], list[tuple[str, st
 
 
 def _unique_names(inputs: list[Input]) -> None:
-    """Two inputs named alike (a.wav, a.mp3) get a.wav / a.mp3-style distinct names."""
-    seen: dict[str, int] = {}
+    """Inputs named alike never share an output file. Files that collide mirror their
+    folders below the deepest folder they share (a/talk.wav, b/talk.wav -> a/talk, b/talk,
+    as a folder input does); names that still collide keep their extension (talk.wav,
+    talk.mp3); the same file given twice gets a counter (talk-2)."""
+    for group in _collisions(inputs):
+        local = [i for i in group if i.path is not None]
+        if len(local) > 1:
+            files = [i.path.resolve() for i in local]
+            root = Path(os.path.commonpath([f.parent for f in files]))
+            for inp, file in zip(local, files):
+                inp.name = file.relative_to(root).with_suffix("").as_posix()
+    for group in _collisions(inputs):
+        for inp in group:
+            if inp.path is not None:
+                inp.name = f"{inp.name}{inp.path.suffix}"
+    for group in _collisions(inputs):
+        for n, inp in enumerate(group[1:], 2):
+            inp.name = f"{inp.name}-{n}"
+
+
+def _collisions(inputs: list[Input]) -> list[list[Input]]:
+    """Groups of inputs whose output names are equal (case-insensitively: macOS, Windows)."""
+    groups: dict[str, list[Input]] = {}
     for inp in inputs:
-        seen[inp.name] = seen.get(inp.name, 0) + 1
-    for inp in inputs:
-        if seen[inp.name] > 1 and inp.path is not None:
-            inp.name = f"{inp.name}{inp.path.suffix}"
+        groups.setdefault(inp.name.casefold(), []).append(inp)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def declared_seconds(path: Path) -> float | None:
@@ -111,7 +131,7 @@ def reason(exc: BaseException, inp: Input) -> str:
 
 
 # ---- transcription, streamed ----------------------------------------------------------------
-def stream_transcripts(engine, inputs: list[Input], fetch_config=None,
+def stream_transcripts(engine, inputs: list[Input], fetch_config=None, *, diarize: bool = False,
                        ) -> Iterator[tuple[Input, Transcript | BaseException]]:
     """(input, transcript or the error) in input order, each as soon as it is done, through
     the worker's stages (work/pipeline.py: prepare threads, a bounded chunk pool, chunks of
@@ -150,7 +170,8 @@ def stream_transcripts(engine, inputs: list[Input], fetch_config=None,
                 inp, _, exc = entries.popleft()
                 yield inp, exc
 
-        for _path, result in transcribe_files(engine, paths(), ordered=True):
+        for _path, result in transcribe_files(engine, paths(), ordered=True,
+                                              diarize=diarize):
             yield from failed_before()
             inp, got, _ = entries.popleft()
             if got is not None:
@@ -181,7 +202,8 @@ def register(sub) -> None:
                               "  ytcorpus transcribe a.wav b.mp4 --format json | jq '.[].text'")
     s.add_argument("inputs", nargs="+", metavar="FILE|DIR|URL")
     s.add_argument("-o", "--output-dir", metavar="DIR",
-                   help="write DIR/NAME.FMT per input (default: stdout)")
+                   help="write DIR/NAME.FMT per input (default: stdout); inputs named alike "
+                   "from different folders mirror their folders under DIR")
     s.add_argument("--format", metavar="FMT[,FMT]",
                    help="txt, srt, vtt, json, comma-separated, or all (default txt)")
     s.add_argument("--skip-existing", action="store_true",
@@ -191,6 +213,9 @@ def register(sub) -> None:
     s.add_argument("--model", help="hub id, local directory, or tiny.en (packaged)")
     s.add_argument("--device", help="auto|cpu|cuda|cuda:N (default auto)")
     s.add_argument("--batch-size", type=positive_int, help="audio chunks per batch (default 8)")
+    s.add_argument("--diarize", action="store_true", default=None,
+                   help="who spoke when: segments get speaker S1, S2, ...; SRT [S1], VTT "
+                        "<v S1>, txt one paragraph per turn (pip install 'ytcorpus[diarize]')")
     s.set_defaults(func=transcribe_command)
 
 # ---- the command ------------------------------------------------------------------------------
@@ -199,7 +224,8 @@ def transcribe_command(args) -> int:
     from ..engines import load_engine
 
     cfg = build(TranscribeConfig, device=args.device, engine=args.engine, model=args.model,
-                batch_size=args.batch_size, format=args.format)
+                batch_size=args.batch_size, format=args.format,
+                diarize=getattr(args, "diarize", None))
     formats = parse_formats(cfg.format)
     inputs, problems = expand_inputs(args.inputs)
     for item, problem in problems:
@@ -214,12 +240,16 @@ def transcribe_command(args) -> int:
         inputs = kept
     if not inputs:
         return 1 if problems else 0
+    if cfg.diarize:
+        from ..speakers import require_diarize
+
+        require_diarize()
     device = check_device(cfg.device, cfg.engine)
     engine = load_engine(cfg.engine, cfg.model, device, batch_size=cfg.batch_size)
     sink = Sink(out_dir, formats)
     failed = len(problems)
     with TranscribeProgress(inputs) as progress:
-        for inp, got in stream_transcripts(engine, inputs):
+        for inp, got in stream_transcripts(engine, inputs, diarize=cfg.diarize):
             if isinstance(got, BaseException):
                 failed += 1
                 progress.print(f"ytcorpus: error: {inp.source}: {reason(got, inp)}")
@@ -242,6 +272,13 @@ def _check_outputs(out_dir: Path | None, formats: list[str], inputs: list[Input]
             raise UsageError(f"{len(inputs)} inputs: give -o DIR for one file per input, "
                               "or --format json for one JSON array on stdout")
         return
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"-o {out_dir}: is an existing file; -o takes a folder "
+                          "(each input becomes DIR/NAME.FMT)")
+    if not out_dir.exists() and out_dir.suffix:
+        raise ConfigError(f"-o {out_dir}: looks like a file name; -o takes a folder (each "
+                          "input becomes DIR/NAME.FMT); to print one transcript into a "
+                          f"file, leave -o out and redirect: > {out_dir}")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

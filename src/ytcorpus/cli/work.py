@@ -25,6 +25,9 @@ def add_worker_flags(s) -> None:
                         "use, less one)")
     s.add_argument("--prefetch", type=positive_int,
                    help="items downloaded ahead at most (default 8)")
+    s.add_argument("--diarize", action="store_true", default=None,
+                   help="who spoke when: segments get speaker S1, S2, ...; the row its "
+                        "number of speakers (pip install 'ytcorpus[diarize]')")
     s.add_argument("--metrics-port", type=positive_int, metavar="PORT",
                    help="serve this worker's Prometheus metrics on PORT (/metrics)")
     s.add_argument("--stage", metavar="DIR|URL",

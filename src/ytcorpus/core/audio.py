@@ -11,7 +11,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import DecodeError, PermanentError
+from .errors import DecodeError, NodeFault, PermanentError, ffmpeg_words
 
 SAMPLE_RATE = 16_000
 TRUNCATED_FRACTION = 0.5  # decoded less than this share of the declared length: truncated
@@ -27,8 +27,12 @@ def _open(path: str):
         raise DecodeError(f"empty file: {path}", kind="no_audio")
     try:
         container = av.open(path, metadata_errors="ignore")
+    except PermissionError as exc:  # this node cannot read it: not the video's fault
+        raise NodeFault(f"cannot read {path}: permission denied (a fault of this node's "
+                        "file access, not of the video)", kind="node") from exc
     except (av.error.FFmpegError, UnicodeDecodeError, OSError) as exc:
-        raise DecodeError(f"not a readable audio/video file: {path}: {exc}") from exc
+        raise DecodeError(f"not a readable audio/video file: {path}: "
+                          f"{ffmpeg_words(exc)}") from exc
     if not container.streams.audio:
         # ffmpeg's tty demuxer reads any text file as an "ansi art" video
         has_video = bool(container.streams.video) and container.format.name != "tty"
@@ -98,9 +102,9 @@ def iter_mono16k(path: str, *, max_duration: float | None = None) -> Iterator[np
                 yield block
         except av.error.FFmpegError as exc:
             if produced == 0:
-                raise DecodeError(f"cannot decode {path}: {exc}") from exc
+                raise DecodeError(f"cannot decode {path}: {ffmpeg_words(exc)}") from exc
             raise DecodeError(f"decoding stopped after {produced / SAMPLE_RATE:.1f} s "
-                              f"(truncated or corrupt): {exc}") from exc
+                              f"(truncated or corrupt): {ffmpeg_words(exc)}") from exc
         if produced == 0:
             raise DecodeError(f"no audio samples in {path}", kind="no_audio")
         if declared and declared > 2.0 and produced / SAMPLE_RATE < declared * TRUNCATED_FRACTION:

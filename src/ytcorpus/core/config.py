@@ -84,6 +84,8 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "download_grace_s": non_negative, "max_download_s": non_negative,
     "downloads_per_hour": non_negative, "pace_jitter": non_negative,
     "sleep_requests": non_negative, "proxy_rest_max_s": non_negative,
+    "host_rest_s": positive, "host_rest_max_s": positive, "node_backoff_s": positive,
+    "node_backoff_max_s": positive, "retry_base_s": non_negative,
     "engine": lambda v: None if v in ("transformers", "ctranslate2") or ":" in str(v)
     else f"must be transformers, ctranslate2 or module:Class, not {v!r}",
 }
@@ -287,6 +289,8 @@ class FetchConfig:
     pace_dir: str | None = None          # pace shared by this host's processes; "off": none
     language: str | None = None          # target language: a page stating another one fails
     #                                      as wrong_language before any byte is downloaded
+    host_rest_s: float = 60.0            # a host answering 429 (or failing every video) rests
+    host_rest_max_s: float = 3600.0      # this long at first, doubling while it goes on, to this
 
 
 @dataclass(frozen=True)
@@ -307,6 +311,10 @@ class WorkerConfig:
     name: str | None = None
     metrics_port: int = 0                # Prometheus /metrics port; 0 = none
     progress_interval: float = 60.0      # seconds between summary lines off a terminal
+    node_backoff_s: float = 30.0         # a node fault stops claims this long (doubling on
+    node_backoff_max_s: float = 1800.0   # every failed probe, to this)
+    retry_base_s: float = 60.0           # a video's retryable failure waits this, doubling
+    diarize: bool = False                # speakers on segments (pip install ytcorpus[diarize])
     # how long one database write waits out an outage before the worker is told; then
     # finished transcripts wait in the worker (a pause), or --exit-when-empty exits 75
     db_outage_wait_s: float = 60.0
@@ -319,6 +327,7 @@ class TranscribeConfig:
     model: str | None = None
     batch_size: int = 8
     format: str = "txt"                  # comma-separated: txt,srt,vtt,json
+    diarize: bool = False                # speakers on segments (pip install ytcorpus[diarize])
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ KINDS: dict[str, bool] = {
     "engine": False,
     "engine_rejected": False,  # the engine rejects this input; a known-good one still works
     "worker_crash": False,  # the row's worker died with it 3 times (queue reaping)
+    "forbidden": True,  # HTTP 403 on this URL while its route serves others: backoff, then kept
     # retryable: the next try may work
     "network": True,
     "timeout": True,
@@ -41,15 +42,22 @@ KINDS: dict[str, bool] = {
     "interrupted": True,
     "disk_full": True,
     "offline": True,  # this node has no network (unreachable, no DNS)
+    "unreachable": True,  # the URL's host has no name or a failing TLS (one host)
     "device": True,  # the GPU / engine failed, not tied to one input
     "database": True,  # the queue's database is unreachable or failing
     "node": True,  # any other fault of the node
+    "proxy": True,  # the route's proxy refused, timed out or asked for credentials (407)
     "unknown": True,  # an exception nobody classified: at most UNKNOWN_MAX_ATTEMPTS tries
 }
 
 # Kinds that are the node's fault: never charged to a row, no backoff on the row.
 NODE_KINDS: frozenset[str] = frozenset(
-    {"rate_limited", "bot_check", "offline", "disk_full", "device", "database", "node"})
+    {"rate_limited", "bot_check", "offline", "disk_full", "device", "database", "node",
+     "proxy"})
+# Kinds that are the video's one at a time but the route's (or the host's) when different
+# videos meet them with no success between (ytcorpus.blame.Evidence)
+SUSPECT_KINDS: frozenset[str] = frozenset(
+    {"forbidden", "not_found", "network", "timeout", "server_error", "unreachable"})
 UNKNOWN_MAX_ATTEMPTS = 2
 
 
@@ -142,6 +150,10 @@ def video_error(kind: str, message: str, video_id: str | None = None) -> VideoEr
 # (pattern in the error text, kind). First match wins; order matters.
 ERROR_PATTERNS: list[tuple[str, str]] = [
     (r"No space left on device|Disk quota exceeded|File too large", "disk_full"),
+    # the route's proxy, before the HTTP and network patterns its text also matches
+    (r"Unable to connect to proxy|ProxyError|Proxy Authentication Required|HTTP Error 407|"
+     r"Tunnel connection failed|SOCKS\S* ?(?:error|proxy)|proxy.{0,40}(?:refused|timed out)",
+     "proxy"),
     (r"HTTP Error 414|URI Too Long|Request-URI Too Large", "invalid"),
     (r"unsafe file extension|extension .* is unusual", "unsupported"),
     (r"confirm you.re not a bot|captcha", "bot_check"),
@@ -153,9 +165,9 @@ ERROR_PATTERNS: list[tuple[str, str]] = [
      r"blocked it in your country", "geo_blocked"),
     (r"live event will begin|Premieres? in|is_upcoming|This live stream|"
      r"live stream recording is not available|Cannot download live", "live"),
-    (r"HTTP Error 404|404: Not Found|Not Found", "not_found"),
+    (r"HTTP Error 404|404: Not Found|Not Found|HTTP Error 410|410: Gone", "not_found"),
     (r"HTTP Error 5\d\d|Internal Server Error|Service Unavailable|Bad Gateway", "server_error"),
-    (r"HTTP Error 403|Forbidden", "rate_limited"),
+    (r"HTTP Error 403|Forbidden", "forbidden"),
     (r"Video unavailable|removed by the uploader|has been removed|account associated with "
      r"this video has been terminated|no longer available|does not exist|"
      r"This video has been removed", "unavailable"),
@@ -166,10 +178,13 @@ ERROR_PATTERNS: list[tuple[str, str]] = [
     (r"timed out|timeout", "timeout"),
     (r"Network is unreachable|Temporary failure in name resolution|No route to host",
      "offline"),
+    # one host's name or TLS: the video's, until other videos meet it too (then offline)
+    (r"Name or service not known|Failed to resolve|nodename nor servname|"
+     r"CERTIFICATE_VERIFY_FAILED|SSLError|SSL: |TLS handshake|EOF occurred in violation",
+     "unreachable"),
     (r"Connection reset|Connection refused|Connection aborted|Remote end closed|"
-     r"IncompleteRead|Name or service not known|Temporary failure in name resolution|"
-     r"Failed to resolve|Unable to download|urlopen error|"
-     r"bytes, expected|Content-Length|EOF occurred", "network"),
+     r"IncompleteRead|Unable to download|urlopen error|"
+     r"bytes, expected|bytes read, \d+ more expected|Content-Length|EOF occurred", "network"),
 ]
 _COMPILED = [(re.compile(p, re.IGNORECASE), kind) for p, kind in ERROR_PATTERNS]
 
@@ -206,7 +221,7 @@ def last_line(exc: BaseException | str) -> str:
 
 
 _NODE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.ENETUNREACH,
-                errno.ENETDOWN, errno.EROFS, errno.ENOMEM}
+                errno.ENETDOWN, errno.EROFS, errno.ENOMEM, errno.EACCES, errno.EPERM}
 _DEVICE_TEXT = re.compile(
     r"CUDA error|CUDA failed|CUBLAS_STATUS|CUDNN_STATUS|cuDNN error|illegal memory access|"
     r"uncorrectable ECC|out of memory|bad_alloc|NCCL error|no CUDA-capable device|"
@@ -234,3 +249,38 @@ def fault_of(exc: BaseException | str) -> str:
     if kind in NODE_KINDS:
         return "node"
     return "unknown" if kind == "unknown" else "video"
+
+
+# ---- secrets out of every text we print or store ----------------------------------------
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<user>[^/\s:@'\"]*):"
+                           r"(?P<secret>[^/\s@'\"]*)@", re.IGNORECASE)
+_KEY_VALUE = re.compile(r"(?P<key>\b(?:password|passwd|pwd|pass|secret|token|api_?key|"
+                        r"sslpassword)\s*=\s*)(?:'[^']*'|\"[^\"]*\"|[^\s&;'\"]*)",
+                        re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Any text with its passwords replaced by ***: URL userinfo (scheme://user:pw@host),
+    query parameters (?password=pw) and key=value connection strings (password=pw)."""
+    if not text:
+        return text
+    text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return _KEY_VALUE.sub(lambda m: f"{m['key']}***", text)
+
+
+_ERRNO_PREFIX = re.compile(r"\[Errno -?\d+\]\s*")
+
+
+def ffmpeg_words(exc: BaseException) -> str:
+    """An FFmpeg (PyAV) error in words: "Invalid data found when processing input", not
+    "[Errno 1094995529] ..."; an errno with no text becomes os.strerror's, or its name."""
+    text = _ERRNO_PREFIX.sub("", str(exc)).strip()
+    if text:
+        return text
+    code = getattr(exc, "errno", None)
+    if isinstance(code, int):
+        import os
+
+        words = os.strerror(abs(code))
+        return words if not words.startswith("Unknown error") else f"FFmpeg error {code}"
+    return type(exc).__name__

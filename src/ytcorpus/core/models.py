@@ -53,6 +53,9 @@ class Segment:
     avg_logprob: float | None = None
     compression_ratio: float | None = None
     no_speech_prob: float | None = None
+    speaker: str | None = None   # "S1", "S2", ... with --diarize (ytcorpus.speakers)
+    # optional word times from engines that give them: ((start, end, word), ...)
+    words: tuple[tuple[float, float, str], ...] | None = None
     # evidence that words were spoken (optional; ytcorpus.quality.evidence):
     mean_word_prob: float | None = None  # mean probability of the segment's words
     min_word_prob: float | None = None   # the least likely word's probability
@@ -72,6 +75,8 @@ class Segment:
                 avg_logprob=value.get("avg_logprob"),
                 compression_ratio=value.get("compression_ratio"),
                 no_speech_prob=value.get("no_speech_prob"),
+                speaker=value.get("speaker"),
+                words=_words(value.get("words")),
                 mean_word_prob=_opt(value.get("mean_word_prob"),
                                     sum(probs) / len(probs) if probs else None),
                 min_word_prob=_opt(value.get("min_word_prob"), min(probs) if probs else None),
@@ -81,7 +86,19 @@ class Segment:
             raise ValueError(f"a segment needs start, end and text: {value!r}") from exc
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text}
+        out: dict[str, Any] = {"start": round(self.start, 3), "end": round(self.end, 3),
+                               "text": self.text}
+        if self.speaker is not None:
+            out["speaker"] = self.speaker
+        return out
+
+
+def _words(value: Any) -> tuple[tuple[float, float, str], ...] | None:
+    """Word times as engines give them: (start, end, word) triples or dicts."""
+    if not value:
+        return None
+    return tuple((float(w["start"]), float(w["end"]), str(w["word"])) if isinstance(w, Mapping)
+                 else (float(w[0]), float(w[1]), str(w[2])) for w in value)
 
 
 def _opt(value: Any, default: float | None = None) -> float | None:
@@ -104,6 +121,7 @@ class Transcript:
     flags: list[str] = field(default_factory=list)
     quality: dict | None = None          # signals (ytcorpus.quality.signals.measure)
     language_source: str | None = None   # model | metadata | signals
+    speakers: int | None = None          # with --diarize: how many speakers were found
 
 
 @dataclass
@@ -126,6 +144,7 @@ class Result:
     license_source: str | None = None    # where `license` was read: download | page
     audio_bytes: int | None = None       # FetchedAudio.audio_bytes
     audio_format: dict | None = None     # FetchedAudio.audio_format (format_id, ext, abr, acodec)
+    speakers: int | None = None          # Transcript.speakers (--diarize)
 
     def __post_init__(self) -> None:
         self.segments = coerce_segments(self.segments)

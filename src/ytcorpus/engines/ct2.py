@@ -11,10 +11,11 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ..core.audio import SAMPLE_RATE
 from ..core.errors import EngineError
 from ..core.models import Segment
+from ..core.audio import SAMPLE_RATE
 from ..quality import evidence
+from ..quality.loops import normalize
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,9 @@ SECOND_BEAM = 5  # the second, different decoding of a doubtful chunk
 
 class CTranslate2Engine:
     name = "ctranslate2"
+    # word times by cross-attention alignment (about 18% more CPU): on for --diarize, which
+    # splits segments at changes of speaker; off, a chunk's sentences share its time by length
+    word_timestamps = False
 
     def __init__(self, model_path: str, model_name: str, device: str = "cpu",
                  batch_size: int = 8, compute_type: str | None = None, beam_size: int = 1,
@@ -57,10 +61,10 @@ class CTranslate2Engine:
             no_speech_threshold=0.6, compression_ratio_threshold=2.4, temperatures=[0.0],
             initial_prompt=None, prefix=None, suppress_blank=True, suppress_tokens=[-1],
             prepend_punctuations="\"'“¿([{-", append_punctuations="\"'.。,，!！?？:：”)]}、",
-            max_new_tokens=None, hotwords=None, word_timestamps=False,
+            max_new_tokens=None, hotwords=None, word_timestamps=True,
             hallucination_silence_threshold=None, condition_on_previous_text=False,
             clip_timestamps=[], prompt_reset_on_temperature=0.5, multilingual=self.multilingual,
-            without_timestamps=False, max_initial_timestamp=0.0,
+            without_timestamps=True, max_initial_timestamp=0.0,
         )
 
     def _tokenizer(self, language: str | None):
@@ -104,9 +108,7 @@ class CTranslate2Engine:
 
     def transcribe_chunks(self, items: Sequence,
                           languages: Sequence[str | None] | None = None) -> list[list[Segment]]:
-        """Chunks (audio or prepare() output) -> segments per chunk, seconds from its start,
-        with word probabilities; doubtful chunks are decoded a second time (beam search)
-        and each segment carries the share of its words the second decoding also wrote."""
+        """Chunks (audio or prepare() output) -> segments per chunk, seconds from its start."""
         feats = self._features(items)
         langs = list(languages) if languages and self.multilingual else [None] * len(feats)
         out: list[list[Segment]] = [[] for _ in feats]
@@ -114,65 +116,109 @@ class CTranslate2Engine:
             idx = [i for i, lang in enumerate(langs) if lang == language]
             tokenizer = self._tokenizer(language)
             options = self._run_options(detect=language is None)
-            first = self._decode([feats[i] for i in idx], tokenizer, options)
+            encoded, outputs = self.pipeline.generate_segment_batched(
+                np.stack([feats[i].mel for i in idx]), tokenizer, options)
+            first = self._worded(encoded, outputs, tokenizer, options,
+                                 [feats[i].seconds for i in idx])
             doubtful = [k for k, segs in enumerate(first) if evidence.doubtful(segs)]
-            if doubtful and self.second_decoding:
-                again = self._decode([feats[idx[k]] for k in doubtful], tokenizer,
-                                     replace(options, beam_size=SECOND_BEAM), probs=False)
-                for k, segs in zip(doubtful, again):
-                    first[k] = evidence.agree(first[k], " ".join(s.text for s in segs))
+            if doubtful and self.second_decoding:  # a different decoding, batched
+                _, again = self.pipeline.generate_segment_batched(
+                    np.stack([feats[idx[k]].mel for k in doubtful]), tokenizer,
+                    replace(options, beam_size=SECOND_BEAM))
+                for k, o in zip(doubtful, again):
+                    text = tokenizer.decode([t for t in o["tokens"] if t < tokenizer.eot])
+                    first[k] = evidence.agree(first[k], text)
             for k, i in enumerate(idx):
                 out[i] = first[k]
         return out
 
-    def _decode(self, feats: list[Features], tokenizer, options,
-                probs: bool = True) -> list[list[Segment]]:
-        """One batched generate (faster-whisper's BatchedInferencePipeline.forward, with
-        the encoder output kept) and, with `probs`, one batched teacher-forced alignment
-        pass that gives each text token its probability."""
-        from faster_whisper.transcribe import get_compression_ratio
-
-        model = self.model
-        encoded, outputs = self.pipeline.generate_segment_batched(
-            np.stack([f.mel for f in feats]), tokenizer, options)
-        chunks, sizes = [], []
-        for feat, output in zip(feats, outputs):
-            size = int(np.ceil(feat.seconds) * model.frames_per_second)
-            subsegments, _, _ = model._split_segments_by_timestamps(
-                tokenizer=tokenizer, tokens=output["tokens"], time_offset=0.0,
-                segment_size=size, segment_duration=feat.seconds, seek=0)
-            chunks.append([(s, [t for t in s["tokens"] if t < tokenizer.eot])
-                           for s in subsegments])
-            sizes.append(size)
-        token_probs = self._token_probs(encoded, tokenizer, chunks, sizes) if probs \
-            else [None] * len(chunks)
-        out = []
-        for chunk, output, tp in zip(chunks, outputs, token_probs):
-            segs, at = [], 0
-            for sub, tokens in chunk:
-                text = tokenizer.decode(sub["tokens"]).strip()
-                words = None
-                if tp is not None:
-                    words = evidence.word_probs(tokenizer, tokens, tp[at:at + len(tokens)])
-                    at += len(tokens)
-                segs.append(Segment(
-                    sub["start"], sub["end"], text, output["avg_logprob"],
-                    get_compression_ratio(text), output["no_speech_prob"],
-                    mean_word_prob=sum(words) / len(words) if words else None,
-                    min_word_prob=min(words) if words else None))
-            out.append(segs)
-        return out
-
-    def _token_probs(self, encoded, tokenizer, chunks, sizes) -> list[list[float] | None]:
-        """Teacher-forced probability of every text token of each chunk (CTranslate2's
-        Whisper.align, the pass faster-whisper's word timestamps use)."""
-        text = [[t for _, tokens in chunk for t in tokens] for chunk in chunks]
+    def _probabilities(self, encoded, outputs, tokenizer, seconds) -> list[list[float]]:
+        """Each chunk's word probabilities (teacher-forced, CTranslate2's Whisper.align:
+        the pass word timestamps use), per whitespace word of its decoded text."""
+        text = [[t for t in o["tokens"] if t < tokenizer.eot] for o in outputs]
         if not any(text):
-            return [None] * len(chunks)
-        # a chunk without text is aligned with one end-of-text token, and ignored
+            return [[] for _ in outputs]
+        fps = self.model.frames_per_second
         aligned = self.model.model.align(encoded, tokenizer.sot_sequence,
-                                         [t or [tokenizer.eot] for t in text], sizes)
-        return [list(a.text_token_probs) if t else None for a, t in zip(aligned, text)]
+                                         [t or [tokenizer.eot] for t in text],
+                                         [int(np.ceil(sec) * fps) for sec in seconds])
+        return [evidence.text_word_probs(tokenizer, t, list(a.text_token_probs)) if t else []
+                for a, t in zip(aligned, text)]
+
+    def _worded(self, encoded, outputs: list[dict], tokenizer, options,
+                seconds: list[float]) -> list[list[Segment]]:
+        """Each chunk's text, decoded without timestamp tokens as faster-whisper's batched
+        pipeline does by default, then aligned word by word (cross-attention, the
+        add_word_timestamps step) and cut into segments at sentence ends and pauses.
+
+        Why not Whisper's timestamp tokens: decoding with them, a batch (one pass per 30 s
+        chunk, no seeking back as the sequential mode does) lost 3-10% of a lecture's
+        words, the model stopping or skipping ahead mid-chunk (bench/pipeline.py: WER 0.150
+        against the bare script's 0.115)."""
+        fps = self.model.frames_per_second
+        raw = [[{"seek": 0, "start": 0.0, "end": sec, "tokens": out["tokens"]}]
+               for out, sec in zip(outputs, seconds)]
+        if self.word_timestamps:
+            self.model.add_word_timestamps(
+                raw, tokenizer, encoded, [int(np.ceil(sec) * fps) for sec in seconds],
+                options.prepend_punctuations, options.append_punctuations, 0.0)
+        probs = [[]] * len(outputs) if self.word_timestamps else \
+            self._probabilities(encoded, outputs, tokenizer, seconds)
+        result = []
+        for out, chunk, sec, p in zip(outputs, raw, seconds, probs):
+            words = [(float(w["start"]), float(w["end"]), w["word"], float(w["probability"]))
+                     for w in chunk[0].get("words") or [] if w["word"].strip()]
+            timed = bool(words)
+            if not words:
+                text = tokenizer.decode([t for t in out["tokens"] if t < tokenizer.eot])
+                words = [(a, b, w, q) for (a, b, w), q in
+                         zip(_spread(text.split(), sec), p or [None] * len(text.split()))]
+            result.append([_segment(a, sec, out, timed) for a in sentences(words)])
+        return result
+
+
+def _segment(words: list[tuple], seconds: float, out: dict,
+             timed: bool) -> Segment:
+    from faster_whisper.transcribe import get_compression_ratio
+
+    text = "".join(w[2] for w in words).strip()
+    probs = [w[3] for w in words if w[3] is not None and normalize(w[2])]
+    return Segment(words[0][0], min(seconds, max(words[-1][1], words[0][0])), text,
+                   out["avg_logprob"], get_compression_ratio(text), out["no_speech_prob"],
+                   words=tuple((w[0], w[1], w[2].strip()) for w in words) if timed else None,
+                   mean_word_prob=sum(probs) / len(probs) if probs else None,
+                   min_word_prob=min(probs) if probs else None)
+
+
+def _spread(words: list[str], seconds: float) -> list[tuple[float, float, str]]:
+    """Words without times share the chunk by their length (the chunk is speech only)."""
+    sizes = np.array([len(w) + 1 for w in words], float)
+    edges = seconds * np.concatenate([[0.0], np.cumsum(sizes)]) / max(1.0, sizes.sum())
+    return [(float(a), float(b), f" {w}") for a, b, w in zip(edges[:-1], edges[1:], words)]
+
+
+SENTENCE_END = (".", "?", "!", "。", "？", "！")
+MAX_SEGMENT_S = 12.0   # a segment without a sentence end is cut at a pause past this
+PAUSE_S = 0.6          # a gap between words that ends a segment
+
+
+def sentences(words: list[tuple[float, float, str]]) -> list[list[tuple[float, float, str]]]:
+    """Words with times -> segments: cut after a sentence end, at a pause of PAUSE_S, or
+    at the first gap between words once a segment is MAX_SEGMENT_S long."""
+    out: list[list] = []
+    current: list = []
+    for word in words:
+        if current:
+            gap = word[0] - current[-1][1]
+            long = current[-1][1] - current[0][0] >= MAX_SEGMENT_S
+            if current[-1][2].strip().endswith(SENTENCE_END) or gap >= PAUSE_S or \
+                    (long and gap > 0):
+                out.append(current)
+                current = []
+        current.append(word)
+    if current:
+        out.append(current)
+    return out
 
 
 class Features(NamedTuple):

@@ -80,7 +80,8 @@ def fleet_start(workers: list[dict], now: float, span: float) -> float:
 
 
 def _worker_row(w: dict, by_worker: dict[str, dict], now: float) -> dict:
-    row = {"worker": w["worker"], "alive": w["alive"], "state": w["state"],
+    row = {"worker": w["worker"], "alive": w["alive"], "dead": w.get("dead", False),
+           "state": "dead" if w.get("dead") else w["state"],
            "device": w["device"],
            "model": w["model"], "last_seen_s_ago": round(now - (w["last_seen"] or now), 1)}
     for key, span in WINDOWS.items():
@@ -159,7 +160,7 @@ def format_stats(d: dict) -> str:
         f"tokens done   {d['tokens_completed']:,} ({d['tokenizer']})",
         f"throughput    {d['x_realtime_5m']:,.1f}x realtime (5 min), "
         f"{d['x_realtime_1h']:,.1f}x (1 h)",
-        f"workers       {d['active_workers']:,} active",
+        f"workers       {d['active_workers']:,} active{_dead_note(d)}",
         f"queue ETA     {_duration(d['queue_eta_seconds'])}",
     ]
     lines += [f"{label:<13} {text}" for label, text in extra_rows(d)]
@@ -200,12 +201,19 @@ def render(d: dict):
     for col in ("worker", "state", "device", "model", "x RT 5m", "x RT 1h", "seen"):
         workers.add_column(col)
     for w in d["workers"]:
-        state = ("[red]gone[/]" if not w["alive"] else "[green]active[/]"
+        state = ("[red]dead[/]" if w.get("dead") else "[red]gone[/]" if not w["alive"]
+                 else "[green]active[/]"
                  if w.get("state") in (None, "running") else "[yellow]blocked[/]")
         workers.add_row(w["worker"], state, w["device"] or "", w["model"] or "",
                         f"{w['x_realtime_5m']:,.1f}", f"{w['x_realtime_1h']:,.1f}",
                         f"{w['last_seen_s_ago']:,.0f}s ago")
     return Panel(Group(head, workers), title=f"ytcorpus — {d['database']}")
+
+
+def _dead_note(d: dict) -> str:
+    dead = sum(1 for w in d.get("workers", ()) if w.get("dead"))
+    return (f", {dead:,} dead (heartbeat stopped; `requeue --stale` takes their rows back)"
+            if dead else "")
 
 
 def parse_count(text: str | float) -> float:

@@ -25,7 +25,9 @@ FIELDS = ["video_id", "title", "transcript", "duration_seconds", "speed_ratio", 
           # datatrove / `datasets` read `id` and `text` without a mapping; quality (see
           # ytcorpus.quality): flags, signals, how language and licence were decided
           "id", "text", "flags", "quality", "language_source", "license_source",
-          "duplicate_of"]
+          "duplicate_of",
+          # --diarize: segments carry `speaker` ("S1", ...), the record how many spoke
+          "speakers"]
 EXTENSIONS = {"jsonl": ".jsonl", "jsonl.zst": ".jsonl.zst", "parquet": ".parquet"}
 
 
@@ -35,9 +37,15 @@ def to_record(row: dict) -> dict[str, Any]:
     record["flags"] = list(row.get("flags") or [])
     if record["completed_at"]:  # stored as 'YYYY-MM-DD HH:MM:SS' UTC; exported as ISO 8601
         record["completed_at"] = str(record["completed_at"]).replace(" ", "T")[:19] + "Z"
-    record["segments"] = [{"start": float(s["start"]), "end": float(s["end"]),
-                           "text": str(s["text"])} for s in (row.get("segments") or [])]
+    record["segments"] = [_segment(s) for s in (row.get("segments") or [])]
     return record
+
+
+def _segment(s: dict) -> dict[str, Any]:
+    out = {"start": float(s["start"]), "end": float(s["end"]), "text": str(s["text"])}
+    if s.get("speaker") is not None:
+        out["speaker"] = str(s["speaker"])
+    return out
 
 
 class JsonlWriter:
@@ -106,10 +114,12 @@ class ParquetWriter:
             ("license", pa.string()), ("language", pa.string()), ("tokens", pa.int64()),
             ("model", pa.string()), ("completed_at", pa.timestamp("s", tz="UTC")),
             ("segments", pa.list_(pa.struct([("start", pa.float64()), ("end", pa.float64()),
-                                             ("text", pa.string())]))),
+                                             ("text", pa.string()),
+                                             ("speaker", pa.string())]))),
             ("id", pa.string()), ("text", pa.string()), ("flags", pa.list_(pa.string())),
             ("quality", pa.string()), ("language_source", pa.string()),
             ("license_source", pa.string()), ("duplicate_of", pa.string()),
+            ("speakers", pa.int32()),
         ]).with_metadata(parquet_metadata())
         self.path = path
         self._writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")

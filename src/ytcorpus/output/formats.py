@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from ..core.models import Transcript
+from ..core.models import Segment, Transcript
 
 FORMATS = ("txt", "srt", "vtt", "json")
 
@@ -19,25 +19,45 @@ def _stamp(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
+def _voice(s: Segment) -> str:
+    return f"[{s.speaker}] " if s.speaker else ""
+
+
 def to_srt(t: Transcript) -> str:
-    return "\n".join(f"{i}\n{_stamp(s.start, ',')} --> {_stamp(s.end, ',')}\n{s.text.strip()}\n"
-                     for i, s in enumerate(t.segments, 1))
+    """Cues numbered from 1; with --diarize each text starts with `[S1] `."""
+    return "\n".join(f"{i}\n{_stamp(s.start, ',')} --> {_stamp(s.end, ',')}\n"
+                     f"{_voice(s)}{s.text.strip()}\n" for i, s in enumerate(t.segments, 1))
 
 
 def to_vtt(t: Transcript) -> str:
-    cues = "\n".join(f"{_stamp(s.start, '.')} --> {_stamp(s.end, '.')}\n{s.text.strip()}\n"
-                     for s in t.segments)
+    """WebVTT; with --diarize each cue is a voice span `<v S1>text`."""
+    cues = "\n".join(f"{_stamp(s.start, '.')} --> {_stamp(s.end, '.')}\n"
+                      f"{f'<v {s.speaker}>' if s.speaker else ''}{s.text.strip()}\n"
+                      for s in t.segments)
     return "WEBVTT\n\n" + cues
 
 
 def to_txt(t: Transcript) -> str:
-    return t.text.strip() + "\n"
+    """The text; with --diarize one paragraph per turn: `S1: ...`."""
+    if not any(s.speaker for s in t.segments):
+        return t.text.strip() + "\n"
+    turns: list[tuple[str, list[str]]] = []
+    for s in t.segments:
+        if turns and turns[-1][0] == s.speaker:
+            turns[-1][1].append(s.text.strip())
+        else:
+            turns.append((s.speaker or "?", [s.text.strip()]))
+    return "\n\n".join(f"{who}: {' '.join(texts)}" for who, texts in turns) + "\n"
 
 
 def to_record(name: str, t: Transcript) -> dict:
-    """DESIGN: file, text, segments (start, end, text), language, duration."""
-    return {"file": name, "text": t.text, "segments": [s.to_dict() for s in t.segments],
-            "language": t.language, "duration": round(t.duration, 3)}
+    """DESIGN: file, text, segments (start, end, text; speaker with --diarize), language,
+    duration; with --diarize also `speakers`, how many spoke."""
+    record = {"file": name, "text": t.text, "segments": [s.to_dict() for s in t.segments],
+              "language": t.language, "duration": round(t.duration, 3)}
+    if t.speakers is not None:
+        record["speakers"] = t.speakers
+    return record
 
 
 def render(fmt: str, name: str, t: Transcript) -> str:

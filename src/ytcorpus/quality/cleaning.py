@@ -84,5 +84,6 @@ def clean_segments(segments: Iterable[Segment], duration: float) -> tuple[list[S
             flags.add("high_compression")
         start = min(max(0.0, seg.start), duration)
         end = min(max(start, seg.end), duration)
-        kept.append(replace(seg, start=start, end=end, text=cut))
+        kept.append(replace(seg, start=start, end=end, text=cut,
+                            words=seg.words if cut == seg.text else None))  # engine's times
     return kept, sorted(flags)

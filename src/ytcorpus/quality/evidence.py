@@ -34,6 +34,26 @@ def word_probs(tokenizer: Any, tokens: Sequence[int], probs: Sequence[float]) ->
     return out
 
 
+def text_word_probs(tokenizer: Any, tokens: Sequence[int],
+                    probs: Sequence[float]) -> list[float]:
+    """Probability of each whitespace-separated word of the decoded tokens: the lowest of
+    the tokenizer words that make it up (a word's is the mean over its tokens)."""
+    words, groups = tokenizer.split_to_word_tokens(list(tokens))
+    chars: list[float] = []
+    at = 0
+    for word, group in zip(words, groups):
+        part = probs[at:at + len(group)]
+        at += len(group)
+        chars += [float(sum(part) / len(part)) if part else 1.0] * len(word)
+    text = "".join(words)
+    out, pos = [], 0
+    for w in text.split():
+        start = text.index(w, pos)
+        pos = start + len(w)
+        out.append(min(chars[start:pos]) if chars[start:pos] else 1.0)
+    return out
+
+
 def doubtful(segments: Sequence[Segment]) -> bool:
     """Whether a chunk's first decoding is unsure enough to decode it again."""
     for s in segments:

@@ -26,18 +26,11 @@ def is_postgres(db: str) -> bool:
 
 
 def redact(db: str) -> str:
-    """A database address with any password replaced, fit for logs and errors."""
-    if not is_postgres(db):
-        return db
-    from urllib.parse import urlsplit, urlunsplit
+    """A database address with any password replaced, fit for logs and errors: URL
+    userinfo, `?password=` and key=value (`password=...`) forms alike."""
+    from ..core.errors import redact as redact_text
 
-    parts = urlsplit(db)
-    if parts.password is None:
-        return db
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return redact_text(db)
 
 
 def open_queue(db: str | os.PathLike | None = None, *, create: bool = True,

@@ -17,8 +17,8 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..core.errors import (KINDS, UNKNOWN_MAX_ATTEMPTS, DatabaseUnavailableError, YtcorpusError,
-                      classify, fault_of, video_error)
+from ..core.errors import (KINDS, NODE_KINDS, UNKNOWN_MAX_ATTEMPTS, DatabaseUnavailableError,
+                           YtcorpusError, classify, fault_of, redact, video_error)
 from ..core.ids import parse_source
 from ..core.models import AddResult, Claim, InvalidSource, Result, Stats, Video
 from .hooks import completion_hooks
@@ -250,21 +250,76 @@ class Queue(ABC):
     def reap_expired(self) -> int:
         """Rows whose lease ran out (their worker died) go back to pending, counting a
         crash; the max_crashes-th crash ends the row as error kind 'worker_crash'."""
-        dead = "crashes + 1 >= ?"
         with self._write_tx() as cur:
-            self._exec(
-                cur,
-                f"UPDATE videos SET crashes = crashes + 1, lease_until = NULL, "
-                f"status = CASE WHEN {dead} THEN 'error' ELSE 'pending' END, "
-                f"worker = CASE WHEN {dead} THEN worker ELSE NULL END, "
-                f"error_kind = CASE WHEN {dead} THEN 'worker_crash' ELSE error_kind END, "
-                f"error = CASE WHEN {dead} THEN ? ELSE error END "
-                "WHERE status = 'processing' AND (lease_until IS NULL OR lease_until < ?)",
-                (self.max_crashes, self.max_crashes, self.max_crashes, self.max_crashes,
-                 f"its worker died while holding it {self.max_crashes} times "
-                 "(crash, OOM kill or lost node)", self._now(cur)),
-            )
-            return cur.rowcount
+            return self._reap(cur, "(lease_until IS NULL OR lease_until < ?)",
+                              (self._now(cur),))
+
+    @_patient
+    def reap_workers(self, workers: Sequence[str]) -> int:
+        """The rows these (dead) workers hold go back now, as reap_expired does."""
+        changed = 0
+        with self._write_tx() as cur:
+            for chunk in _chunks(list(workers), 200):
+                changed += self._reap(cur, f"worker IN ({','.join('?' * len(chunk))})", chunk)
+        return changed
+
+    def _reap(self, cur, where: str, params: Sequence[Any]) -> int:
+        dead = "crashes + 1 >= ?"
+        self._exec(
+            cur,
+            f"UPDATE videos SET crashes = crashes + 1, lease_until = NULL, "
+            f"status = CASE WHEN {dead} THEN 'error' ELSE 'pending' END, "
+            f"worker = CASE WHEN {dead} THEN worker ELSE NULL END, "
+            f"error_kind = CASE WHEN {dead} THEN 'worker_crash' ELSE error_kind END, "
+            f"error = CASE WHEN {dead} THEN ? ELSE error END "
+            f"WHERE status = 'processing' AND {where}",
+            (self.max_crashes, self.max_crashes, self.max_crashes, self.max_crashes,
+             f"its worker died while holding it {self.max_crashes} times "
+             "(crash, OOM kill or lost node)", *params),
+        )
+        return cur.rowcount
+
+    def leased_by_others(self, worker: str) -> dict[str, int]:
+        """Rows in processing per worker other than `worker` (read-only)."""
+        with self._read_tx() as cur:
+            self._exec(cur, "SELECT worker, COUNT(*) AS n FROM videos WHERE status = "
+                            "'processing' AND (worker IS NULL OR worker <> ?) GROUP BY worker",
+                       (worker,))
+            return {r["worker"] or "": int(r["n"]) for r in cur.fetchall()}
+
+    def waiting_for_node(self) -> bool:
+        """Is a pending row put behind for a node, route or host fault, not yet due? Work
+        that waits on the node, not on the video (--exit-when-empty then exits 75). A
+        LIMIT 1 probe, never a count."""
+        kinds = sorted(NODE_KINDS)
+        with self._read_tx() as cur:
+            self._exec(cur, "SELECT 1 AS x FROM videos WHERE status = 'pending' AND "
+                            f"not_before > ? AND error_kind IN ({','.join('?' * len(kinds))}) "
+                            "LIMIT 1", (self._now(cur), *kinds))
+            return cur.fetchone() is not None
+
+    def reap_stale(self) -> int:
+        """`requeue --stale`: rows whose lease ran out, and at once the rows of workers
+        that are dead (heartbeat stopped, process gone) or stopped. Counts a crash."""
+        reaped = self.reap_expired()
+        holders = self.leased_by_others("")
+        dead = [w for w in self.dead_workers() if w in holders]
+        return reaped + (self.reap_workers(dead) if dead else 0)
+
+    def stale_leases(self) -> int:
+        """How many rows reap_stale() would return now (read-only)."""
+        dead = set(self.dead_workers())
+        with self._read_tx() as cur:
+            self._exec(cur, "SELECT worker, COUNT(*) AS n, SUM(CASE WHEN lease_until IS NULL "
+                            "OR lease_until < ? THEN 1 ELSE 0 END) AS e FROM videos "
+                            "WHERE status = 'processing' GROUP BY worker", (self._now(cur),))
+            rows = cur.fetchall()
+        return sum(int(r["n"] if r["worker"] in dead else r["e"] or 0) for r in rows)
+
+    def dead_workers(self) -> list[str]:
+        """Registered workers whose heartbeat stopped or whose process is gone, and
+        those stopped: none of them should hold a row (queue/liveness.py)."""
+        return [w["worker"] for w in self.workers() if not w["alive"]]
 
     # ---- results -------------------------------------------------------------------
     _COMPLETE_SQL = (
@@ -272,7 +327,7 @@ class Queue(ABC):
         "duration_seconds = ?, processing_time_seconds = ?, speed_ratio = ?, language = ?, "
         "model = ?, tokens = ?, title = COALESCE(?, title), channel = COALESCE(?, channel), "
         "license = COALESCE(?, license), flags = ?, completed_at = ?, completed_seq = ?, "
-        "lease_until = NULL, "
+        "speakers = ?, lease_until = NULL, "
         "error_kind = NULL, error = NULL "
         "WHERE video_id = ? AND status = 'processing' AND worker = ?"
     )
@@ -300,8 +355,8 @@ class Queue(ABC):
                     result.transcript, segments, result.duration_seconds,
                     result.processing_time_seconds, result.speed_ratio, result.language,
                     result.model, result.tokens, result.title, result.channel, result.license,
-                    json.dumps(result.flags) if result.flags else None, stamp, seq, video_id,
-                    worker,
+                    json.dumps(result.flags) if result.flags else None, stamp, seq,
+                    result.speakers, video_id, worker,
                 ))
                 done.append(cur.rowcount == 1)
                 if done[-1]:
@@ -322,7 +377,8 @@ class Queue(ABC):
     @_patient
     def fail(self, worker: str, video_id: str, error: BaseException | str) -> str | None:
         """Record a failure, by whose fault it is (errors.fault_of). The node's: the row goes
-        back to pending uncharged (no attempt, no backoff; the reason is kept in `error`).
+        back to pending uncharged (no attempt; the reason is kept in `error`), behind the
+        others (not_before: node_behind_s, or until its route or host is back).
         The video's: permanent -> 'error'; retryable -> 'pending' with backoff, 'error'
         after max_attempts. Unknown: the same, but 'error' after UNKNOWN_MAX_ATTEMPTS.
         Returns the new status, or None if not held."""
@@ -332,12 +388,18 @@ class Queue(ABC):
         elif not isinstance(error, YtcorpusError) or error.kind not in KINDS:
             error = classify(error, video_id)
         kind = error.kind
-        message = str(error)[:2000]
-        if fault == "node":
+        message = redact(str(error))[:2000]
+        if fault == "node":  # uncharged, and behind the others: the next probe is another
+            behind = getattr(error, "behind", None)  # blame.RouteFault: 0 = another route
+            if behind is None:
+                behind = 0.0 if kind == "interrupted" else max(
+                    self.node_behind_s, (getattr(error, "until", 0.0) or 0.0) - time.time())
             with self._write_tx() as cur:
                 changed = self._update_held(
                     cur, "status = 'pending', worker = NULL, lease_until = NULL, "
-                         "error_kind = ?, error = ?", (kind, message), worker, [video_id])
+                         "not_before = ?, error_kind = ?, error = ?",
+                    (self._now(cur) + min(behind, self.retry_max_s), kind, message), worker,
+                    [video_id])
             return "pending" if changed else None
         limit = UNKNOWN_MAX_ATTEMPTS if fault == "unknown" else self.max_attempts
         with self._write_tx() as cur:
@@ -362,6 +424,9 @@ class Queue(ABC):
         return status
 
     _for_update = ""
+    # a row released for a node fault waits this long (or until its route or host is
+    # back), so the next claim, the circuit's probe included, takes another video
+    node_behind_s = 60.0
 
     def requeue_errors(self, kind: str | None = None) -> int:
         """Put errored rows (all, or one kind) back to pending with a fresh attempt count."""
@@ -376,11 +441,17 @@ class Queue(ABC):
             self._exec(cur, sql, params)
             return cur.rowcount
 
-    def errors(self, kind: str | None = None, limit: int | None = None) -> list[dict]:
-        """Rows in error (all, or one kind), newest id first: video_id, url, error_kind,
-        attempts, error. Read-only (`ytcorpus errors`, `requeue --dry-run`)."""
-        sql = ("SELECT video_id, url, error_kind, attempts, error FROM videos "
-               "WHERE status = 'error'")
+    def errors(self, kind: str | None = None, limit: int | None = None, *,
+               waiting: bool = False) -> list[dict]:
+        """Failed rows, newest id first: video_id, url, error_kind, attempts, error, status,
+        not_before. Rows in error (all, or one kind; a kind also lists its rows waiting
+        to retry); waiting=True: only rows that failed and wait to retry (pending, with
+        their next try in not_before). Read-only (`ytcorpus errors`, `requeue --dry-run`)."""
+        sql = ("SELECT video_id, url, error_kind, attempts, error, status, not_before "
+               "FROM videos WHERE ")
+        retrying = "(status = 'pending' AND error_kind IS NOT NULL)"
+        sql += retrying if waiting else f"(status = 'error' OR {retrying})" if kind \
+            else "status = 'error'"
         params: tuple = ()
         if kind:
             sql += " AND error_kind = ?"
@@ -415,15 +486,18 @@ class Queue(ABC):
                             "WHERE worker = ?", (self._now(cur), worker))
 
     def workers(self) -> list[dict]:
-        """Every registered worker with `alive` (heartbeat within its lease)."""
+        """Every registered worker with `alive` and `dead` (its heartbeat stopped or its
+        process on this host is gone: queue/liveness.py); stopped ones are neither."""
+        from .liveness import is_dead
+
         with self._read_tx() as cur:
             now = self._now(cur)
             self._exec(cur, "SELECT worker, host, device, model, started_at, last_seen, "
                             "lease_s, state FROM workers ORDER BY started_at")
             rows = [dict(r) for r in cur.fetchall()]
         for r in rows:
-            r["alive"] = (r["state"] != "stopped"
-                          and (r["last_seen"] or 0) + (r["lease_s"] or 0) > now)
+            r["dead"] = is_dead(r, now)
+            r["alive"] = r["state"] != "stopped" and not r["dead"]
         return rows
 
     # ---- reading -------------------------------------------------------------------

@@ -3,8 +3,9 @@ an older database is upgraded in place by adding the missing columns."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5  # 2: covering indexes for stats and the monitor; 3: crashes, completed_seq
+SCHEMA_VERSION = 6  # 2: covering indexes for stats and the monitor; 3: crashes, completed_seq
 # 5: audio_bytes/audio_format, staged_* (fetch fleet), routes table (STAGE_TABLES)
+# 6: speakers (--diarize)
 # 4: quality, language_source, license_source, duplicate_of; MinHash side tables (QUALITY_TABLES)
 
 # (name, sqlite type, postgresql type)
@@ -54,6 +55,8 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("staged_seconds", "REAL", "DOUBLE PRECISION"),
     ("staged_bytes", "INTEGER", "BIGINT"),
     ("staged_at", "REAL", "DOUBLE PRECISION"),
+    # --diarize: how many speakers the transcript's segments name (NULL: not diarized)
+    ("speakers", "INTEGER", "INTEGER"),
 ]
 
 INDEXES = [
@@ -137,7 +140,7 @@ EXPORT_FIELDS = [
     "id", "video_id", "title", "transcript", "duration_seconds", "speed_ratio", "source",
     "url", "channel", "license", "language", "tokens", "model", "completed_at", "segments",
     "course", "university", "processing_time_seconds", "flags", "completed_seq",
-    "quality", "language_source", "license_source", "duplicate_of",
+    "quality", "language_source", "license_source", "duplicate_of", "speakers",
 ]
 
 

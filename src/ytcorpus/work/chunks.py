@@ -58,7 +58,10 @@ class Chunk:
         for s in segments:
             start = self.to_original(s.start)
             end = max(start, self.to_original(s.end, is_end=True))
-            out.append(replace(s, start=start, end=end))
+            words = tuple((self.to_original(a), max(self.to_original(a),
+                                                    self.to_original(b, is_end=True)), w)
+                          for a, b, w in s.words) if s.words else None
+            out.append(replace(s, start=start, end=end, words=words))
         return out
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any, Iterator
 
+from ..acquire.blame import Evidence
 from ..core.errors import DatabaseUnavailableError, fault_of
 from .chunks import Video
 from .pool import ChunkPool
@@ -64,6 +65,9 @@ class Claimer:
         self.claimed = 0
         self.blocked = False
         self._last_reap = 0.0
+        self._claiming = threading.Lock()  # held while a claim is in the database
+        self._waited_others = False
+        self._reaped = False  # _empty() just took back a dead worker's rows
         self._db_down = False  # the last claim met a database outage (a node fault)
 
     def __iter__(self) -> Iterator[Video]:
@@ -83,22 +87,61 @@ class Claimer:
                 self.pool.source_idle(True)
                 if self.progress is not None and not len(self.held):  # nothing in flight
                     self.progress.idle(True)
-                if self.config.exit_when_empty:
+                if self.config.exit_when_empty and (self._db_down or self._empty()):
                     self.blocked = self.blocked or self._db_down  # exit 75, not "empty"
                     return
-                self.stop.wait(self.config.poll_interval)
+                if not self._reaped:  # a dead worker's rows came back: claim them now
+                    self.stop.wait(self.config.poll_interval)
+                self._reaped = False
                 continue
             self.pool.source_idle(False)
             if self.progress is not None:
                 self.progress.idle(False)
             self.claimed += len(claims)
-            self.held.add(c.video_id for c in claims)
             for k, claim in enumerate(claims):
                 if getattr(claim, "crashes", 0) > 0:
                     yield from self._alone(claim, claims[k + 1:])
                     break
                 self.pool.expect()
                 yield Video(key=claim.video_id, source=claim)
+
+    def _empty(self) -> bool:
+        """--exit-when-empty found nothing to claim: True to end. Not while other live
+        workers hold rows; those of dead ones (heartbeat stopped, process on this host
+        gone, or stopped) come back at once; blocked (exit 75) while rows wait behind for
+        a node fault.
+        Its own rows in flight settle first, with no more claims (one may yet be put
+        behind for a node fault)."""
+        while len(self.held) and not self.stop.is_set():
+            self.stop.wait(0.2)
+        try:
+            return self._nothing_left()
+        except DatabaseUnavailableError as exc:  # a node fault: exit 75
+            log.warning("cannot tell whether work is left, the database is unavailable: %s",
+                        exc)
+            self.blocked = True
+            return True
+
+    def _nothing_left(self) -> bool:
+        others = self.queue.leased_by_others(self.name)
+        if others:  # registered workers only: an unknown holder's lease is reaped as usual
+            known = {w["worker"]: w["alive"] for w in self.queue.workers()
+                     if w["worker"] in others}
+            dead = [w for w, alive in known.items() if not alive]
+            if dead and self.queue.reap_workers(dead):
+                log.info("took back the rows of dead workers %s", ", ".join(dead))
+                self._reaped = True
+                return False
+            if any(known.values()):
+                if not self._waited_others:
+                    log.info("queue empty, but %d rows are leased to other workers: "
+                             "waiting for them", sum(others[w] for w in known))
+                self._waited_others = True
+                return False
+        if self.queue.waiting_for_node():
+            log.warning("queue empty but for rows put behind after node faults: blocked")
+            self.blocked = True
+        return True
 
     def _claim(self, limit: int) -> list:
         """Claims; a database outage trips the node's circuit (nothing claimed, nothing
@@ -131,12 +174,33 @@ class Claimer:
         want = 1 if probing else max(1, self.config.download_threads)
         if limit:
             want = min(want, limit - self.claimed)
-        claims = self._claim_some(want)
-        if not claims and self.queue.reap_expired():  # dead workers' rows first
-            claims = self._claim_some(want)
+        claims = self._claim_held(want)
+        if not claims and not self.stop.is_set() and self.queue.reap_expired():
+            claims = self._claim_held(want)  # dead workers' rows first
         if not claims and probing:
             self.circuit.abort_probe()  # nothing to probe with: another probe later
         return claims
+
+    def _claim_held(self, want: int) -> list:
+        """Claim under the claim lock; a stop that came while the claim was in the
+        database gives back what it got (the worker's final release may be over)."""
+        with self._claiming:
+            claims = self._claim_some(want)
+            if claims and self.stop.is_set():
+                self.queue.release(self.name, [c.video_id for c in claims])
+                log.info("stopping: gave back %d rows claimed as the stop came",
+                         len(claims))
+                return []
+            self.held.add(c.video_id for c in claims)
+            return claims
+
+    def drain(self, timeout: float) -> bool:
+        """Wait (up to timeout) for a claim still in the database to end; it gives back
+        what it got. True when no claim is in flight."""
+        if self._claiming.acquire(timeout=timeout):
+            self._claiming.release()
+            return True
+        return False
 
     def _claim_some(self, want: int) -> list:
         if self.staged is not None:
@@ -167,6 +231,7 @@ class Downloader:
     def __init__(self, fetcher, circuit: Any = None, metrics: Any = None, staged: Any = None):
         self.fetcher, self.circuit, self.metrics = fetcher, circuit, metrics
         self.staged = staged
+        self.evidence = Evidence()
 
     def fetch(self, video: Video) -> Video:
         fetched = self.staged.fetch(video.source) if self.staged is not None else None
@@ -178,8 +243,13 @@ class Downloader:
             fetched = self.fetcher.fetch(video.key, video.source.url)
         except Exception as exc:
             if self.circuit is not None and fault_of(exc) == "node":
-                self.circuit.trip(f"{getattr(exc, 'kind', type(exc).__name__)}: {exc}")
+                # a route's or host's fault rests only it; the node's circuit opens when
+                # such faults meet different videos with no success between
+                scoped = getattr(exc, "scope", None) in ("route", "host")
+                if not scoped or self.evidence.failed("node", video.key):
+                    self.circuit.trip(f"{getattr(exc, 'kind', type(exc).__name__)}: {exc}")
             raise
+        self.evidence.succeeded("node")
         if self.circuit is not None:
             self.circuit.success()
         if self.metrics is not None and getattr(fetched, "audio_bytes", None):

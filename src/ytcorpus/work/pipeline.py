@@ -36,6 +36,13 @@ from .write import Writer, _transcript_builder
 _END = object()
 
 
+def want_word_times(engine: Any) -> None:
+    """--diarize splits segments at changes of speaker: engines that can give word times
+    (an optional `word_timestamps` attribute, not part of the plugin contract) give them."""
+    if hasattr(engine, "word_timestamps"):
+        engine.word_timestamps = True
+
+
 def pool_seconds(engine: Any, max_seconds: float | None = None) -> float:
     """The audio-seconds bound: room for the batch on the engine and the next ones."""
     floor = 2 * max(1, int(engine.batch_size)) * MAX_CHUNK_S
@@ -45,9 +52,13 @@ def pool_seconds(engine: Any, max_seconds: float | None = None) -> float:
 def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int | None = None,
                      max_seconds: float | None = None, ordered: bool = True,
                      max_duration: float | None = None, language: str | None = None,
-                     stats: dict | None = None) -> Iterator[tuple[str, Transcript | Exception]]:
-    """See the module docstring. `stats`, when given, receives the pool's peak seconds
+                     stats: dict | None = None, diarize: bool = False,
+                     ) -> Iterator[tuple[str, Transcript | Exception]]:
+    """See the module docstring; `diarize`: speakers on the segments (ytcorpus.speakers).
+    `stats`, when given, receives the pool's peak seconds
     and the batch sizes the engine got (benchmarks and tests read them)."""
+    if diarize:
+        want_word_times(engine)
     pool = ChunkPool(pool_seconds(engine, max_seconds))
     if stats is not None:
         stats["pool"] = pool  # live: tests watch it
@@ -79,7 +90,7 @@ def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int 
 
     writer = Writer(engine, deliver, target_language=language, release=pool.release).start()
     stage = PrepareStage(inputs, pool, engine, _Sink(writer, fail_all), threads=threads,
-                         stop=stop, max_duration=max_duration)
+                         stop=stop, max_duration=max_duration, diarize=diarize)
     loop = EngineLoop(engine, pool, writer.results, stop, writer_releases=True)
 
     def engine_thread() -> None:

@@ -46,6 +46,8 @@ class Prepared:
     # the VAD's speech regions ({"start", "end"} in samples of the original timeline):
     # paragraph breaks at its long silences (quality.paragraphs); a few ints per region
     regions: list[dict] = field(default_factory=list)
+    # with --diarize: who spoke when (ytcorpus.speakers.assign.Turn), else None
+    turns: list | None = None
 
 
 class Sink(Protocol):
@@ -72,13 +74,21 @@ def noted_regions(stream: Iterator[tuple[dict, np.ndarray]],
 
 
 def chunk_video(video: Video, engine: Any, pool: ChunkPool, *,
-                max_duration: float | None = None) -> Prepared:
-    """Decode `video.path` as a stream and put its speech chunks into the pool."""
+                max_duration: float | None = None, diarize: bool = False) -> Prepared:
+    """Decode `video.path` as a stream and put its speech chunks into the pool; with
+    `diarize`, embed speakers over the same speech regions and cluster them at the end
+    (only the embeddings are kept: memory grows by about 1 KB per second of speech)."""
     prepare: Callable | None = getattr(engine, "prepare", None)
     samples = [0]
     blocks = _counted(iter_mono16k(str(video.path), max_duration=max_duration), samples)
     n, speech, regions = 0, 0.0, []
     speech_stream = noted_regions(stream_speech(blocks, max_chunk_s=MAX_CHUNK_S), regions)
+    embedder = None
+    if diarize:
+        from ..speakers.embed import WindowEmbedder
+
+        embedder = WindowEmbedder()
+        speech_stream = _embedded(speech_stream, embedder)
     for audio, spans in cut_chunks(speech_stream):
         if video.failed:
             break  # the engine already failed it: decoding on is wasted work
@@ -88,7 +98,19 @@ def chunk_video(video: Video, engine: Any, pool: ChunkPool, *,
             raise Stopped()
         n += 1
         speech += seconds
-    return Prepared(samples[0] / SAMPLE_RATE, speech, n, regions)
+    turns = None
+    if embedder is not None:
+        from ..speakers import speaker_turns_of
+
+        turns = speaker_turns_of(embedder.out)
+    return Prepared(samples[0] / SAMPLE_RATE, speech, n, regions, turns)
+
+
+def _embedded(stream: Iterator[tuple[dict, np.ndarray]],
+              embedder: Any) -> Iterator[tuple[dict, np.ndarray]]:
+    for region, audio in stream:
+        embedder.add(int(region["start"]), audio)
+        yield region, audio
 
 
 class PrepareStage:
@@ -96,9 +118,10 @@ class PrepareStage:
     Videos) and chunk them into the pool. The pool is closed when all threads end."""
 
     def __init__(self, inputs, pool: ChunkPool, engine: Any, sink: Sink, *, threads: int,
-                 stop: threading.Event, max_duration: float | None = None):
+                 stop: threading.Event, max_duration: float | None = None,
+                 diarize: bool = False):
         self.inputs, self.pool, self.engine, self.sink = inputs, pool, engine, sink
-        self.stop, self.max_duration = stop, max_duration
+        self.stop, self.max_duration, self.diarize = stop, max_duration, diarize
         self._alive = threads
         self._lock = threading.Lock()
         self.threads = [threading.Thread(target=self._run, name=f"prepare-{i}", daemon=True)
@@ -143,7 +166,7 @@ class PrepareStage:
                 return
             try:
                 info = chunk_video(video, self.engine, self.pool,
-                                   max_duration=self.max_duration)
+                                   max_duration=self.max_duration, diarize=self.diarize)
             except Stopped:
                 return
             except Exception as exc:  # one video's failure is a value

@@ -20,8 +20,9 @@ import time
 import uuid
 from typing import Any
 
-from ..core.errors import DatabaseUnavailableError, DeviceBrokenError, YtcorpusError, fault_of
 from ..acquire.prefetch import Prefetcher
+from ..core.errors import (DatabaseUnavailableError, DeviceBrokenError, YtcorpusError,
+                           fault_of, redact)
 from .batch import EngineLoop
 from .circuit import Circuit
 from .download import Claimer, Downloader, Held
@@ -34,6 +35,16 @@ log = logging.getLogger(__name__)
 
 EXIT_BLOCKED = 75
 EXIT_DEVICE_BROKEN = 70
+STOP_CLAIM_WAIT_S = 60.0  # a claim blocked in the database at stop: wait this long for it
+
+
+def _queue_timing(queue, config) -> None:
+    """The queue's retry backoff and the wait of rows put behind for node faults, from
+    the worker's settings (YTCORPUS_RETRY_BASE_S, YTCORPUS_NODE_BACKOFF_S)."""
+    if hasattr(config, "retry_base_s"):
+        queue.retry_base_s = config.retry_base_s
+    if hasattr(config, "node_backoff_s"):
+        queue.node_behind_s = config.node_backoff_s
 
 
 def worker_name(prefix: str | None, device: str) -> str:
@@ -75,7 +86,9 @@ class Worker:
         self.stop_event = threading.Event()
         self.signalled = threading.Event()  # SIGTERM/SIGINT: stop waiting for anything
         self.held = Held()
-        self.circuit = Circuit()
+        base = getattr(config, "node_backoff_s", 30.0)
+        self.circuit = Circuit(base, max(base, getattr(config, "node_backoff_max_s", 1800.0)))
+        _queue_timing(queue, config)
         if metrics is not None:
             self.circuit.on_change = metrics.circuit_state
         self.pool = ChunkPool(pool_seconds(engine, getattr(config, "max_audio_s", None)))
@@ -182,7 +195,8 @@ class Worker:
         threads = getattr(self.config, "prepare_threads", 0) or default_prepare_threads()
         stage = PrepareStage(downloads, self.pool, self.engine, _Sink(writer, self),
                              threads=threads, stop=self.stop_event,
-                             max_duration=self.max_duration).start()
+                             max_duration=self.max_duration,
+                             diarize=bool(getattr(self.config, "diarize", False))).start()
         self.loop = EngineLoop(self.engine, self.pool, writer.results, self.stop_event,
                                metrics=self.metrics, writer_releases=True)
         started = time.time()
@@ -209,6 +223,10 @@ class Worker:
             stage.join(timeout=5.0)
             writer.finish(timeout=max(60.0, self.config.lease))  # a database may be down
             try:
+                self._release_held()
+                if not claimer.drain(timeout=STOP_CLAIM_WAIT_S):  # a claim in the database
+                    log.warning("a claim is still waiting on the database; its rows come "
+                                "back when their lease ends")
                 self._release_held()
                 if self.staged is not None:
                     self.staged.sweep()  # staged audio of the rows stored is deleted
@@ -279,10 +297,15 @@ def build_worker(args) -> tuple[Worker, Any]:
 
     flags = {k: getattr(args, k, None) for k in (
         "device", "engine", "model", "batch_size", "download_threads", "prefetch", "lease",
-        "max_videos", "exit_when_empty", "name", "prepare_threads", "language", "metrics_port")}
+        "max_videos", "exit_when_empty", "name", "prepare_threads", "language", "metrics_port",
+        "diarize")}
     known = {f for f in WorkerConfig.__dataclass_fields__}
     config = build(WorkerConfig, **{k: v for k, v in flags.items() if k in known})
     check_device(config.device, config.engine)  # before any weights load: one line, at once
+    if config.diarize:
+        from ..speakers import require_diarize
+
+        require_diarize()
     fetch_config = build(FetchConfig, work_dir=args.work_dir,
                          audio_format=getattr(args, "audio_format", None),
                          language=config.language)
@@ -290,6 +313,10 @@ def build_worker(args) -> tuple[Worker, Any]:
     queue = open_queue(args.db, create=False)
     queue.outage_wait_s = config.db_outage_wait_s
     engine = load_engine(config.engine, config.model, config.device, batch_size=config.batch_size)
+    if config.diarize:
+        from .pipeline import want_word_times
+
+        want_word_times(engine)
     name = worker_name(config.name, engine.device)
     staged = None
     if getattr(args, "stage", None):
@@ -305,7 +332,7 @@ def build_worker(args) -> tuple[Worker, Any]:
     log.info("worker %s ready: engine %s, model %s, device %s, batch %d, prepare threads %d, "
              "queue %s", name, engine.name, engine.model_name, engine.device, engine.batch_size,
              getattr(config, "prepare_threads", 0) or default_prepare_threads(),
-             queue.describe())
+             redact(queue.describe()))
     return worker, queue
 
 

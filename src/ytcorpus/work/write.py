@@ -42,11 +42,16 @@ def _transcript_builder() -> Callable[..., Transcript]:
     def build(video: Video, segments: list[Segment], info: Prepared, engine: Any) -> Transcript:
         language = video.language or getattr(engine, "language", None)
         fetched = video.fetched
-        return build_transcript(
+        transcript = build_transcript(
             segments, info.duration, language, info.speech_s,
             multilingual=bool(getattr(engine, "multilingual", False)),
             regions=info.regions,  # paragraph breaks at the VAD's long silences
             metadata_language=metadata_language(getattr(fetched, "info", None)))
+        if info.turns is not None:  # --diarize: speakers on the kept segments
+            from ..speakers.assign import apply_speakers
+
+            transcript = apply_speakers(transcript, info.turns)
+        return transcript
 
     return build
 
@@ -260,7 +265,7 @@ class QueueStore:
 
     def _fail(self, video, error: BaseException) -> None:
         if self.fault_of is not None and self.fault_of(error) == "node":
-            self.queue.release(self.name, [video.key])  # not the video's fault: uncharged
+            self.queue.fail(self.name, video.key, error)  # the node's: uncharged, reason kept
             self.released += 1
             log.warning("released %s (node fault, not charged): %s", video.key, error)
             return
@@ -282,6 +287,8 @@ class QueueStore:
                  if getattr(t, k, None) is not None and k in Result.__dataclass_fields__}
         if "license_source" in Result.__dataclass_fields__ and info.get("license_source"):
             extra["license_source"] = info["license_source"]
+        if t.speakers is not None:
+            extra["speakers"] = t.speakers
         for k in ("audio_bytes", "audio_format"):  # what the download cost (fetch.py)
             if getattr(video.fetched, k, None) is not None and k in Result.__dataclass_fields__:
                 extra[k] = getattr(video.fetched, k)
