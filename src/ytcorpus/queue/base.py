@@ -23,6 +23,7 @@ from ..ids import parse_source
 from ..models import AddResult, Claim, InvalidSource, Result, Stats, Video
 from .quality import signature_of, store_completion
 from .staging import store_audio
+from .counts import status_counts
 from .schema import EXPORT_FIELDS
 
 ADD_BATCH = 5000
@@ -412,26 +413,9 @@ class Queue(ABC):
 
     # ---- reading -------------------------------------------------------------------
     def stats(self) -> Stats:
-        s = Stats()
-        with self._read_tx() as cur:
-            self._exec(cur, "SELECT status, COUNT(*) AS n FROM videos GROUP BY status")
-            for r in cur.fetchall():
-                if r["status"] in ("pending", "processing", "completed", "error"):
-                    setattr(s, r["status"], int(r["n"]))
-                s.total += int(r["n"])
-            self._exec(cur, "SELECT COALESCE(SUM(duration_seconds), 0) AS a, "
-                            "COALESCE(SUM(tokens), 0) AS t FROM videos"
-                            f"{self._indexed('idx_videos_completed_totals')} "
-                            "WHERE status = 'completed'")
-            r = cur.fetchone()
-            s.audio_seconds_completed = float(r["a"] or 0)
-            s.tokens_completed = int(r["t"] or 0)
-            self._exec(cur, "SELECT COALESCE(error_kind, 'unknown') AS k, COUNT(*) AS n "
-                            "FROM videos WHERE status = 'error' GROUP BY error_kind")
-            s.errors_by_kind = {r["k"]: int(r["n"]) for r in cur.fetchall()}
-            self._exec(cur, "SELECT COUNT(*) AS n FROM videos WHERE status = 'pending' "
-                            "AND not_before > ?", (self._now(cur),))
-            s.waiting_retry = int(cur.fetchone()["n"])
+        """Counts by status, completed audio and tokens, errors by kind (from the
+        counters: constant time at any size), rows waiting to retry, live workers."""
+        s = status_counts(self)
         s.active_workers = sum(1 for w in self.workers() if w["alive"])
         return s
 
