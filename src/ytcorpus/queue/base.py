@@ -276,8 +276,8 @@ class Queue(ABC):
         done: list[bool] = []
         signatures = [signature_of(result) for _, result in items]  # CPU, outside the lock
         with self._write_tx() as cur:
-            first_seq = self._next_seq(cur, len(items))
-            for seq, (video_id, result) in enumerate(items, first_seq):
+            numbers = self._completion_numbers(cur, len(items))
+            for i, (seq, (video_id, result)) in enumerate(zip(numbers, items)):
                 if not isinstance(result, Result):
                     raise TypeError("complete() takes a ytcorpus.models.Result")
                 segments = json.dumps([s.to_dict() for s in result.segments], ensure_ascii=False)
@@ -290,14 +290,21 @@ class Queue(ABC):
                 ))
                 done.append(cur.rowcount == 1)
                 if done[-1]:
-                    store_completion(self, cur, video_id, result, signatures[seq - first_seq])
+                    store_completion(self, cur, video_id, result, signatures[i])
                     store_audio(self, cur, video_id, result)
         return done
 
-    def _next_seq(self, cur, n: int) -> int:
-        """Reserve n completion numbers; the counter row stays locked until commit."""
+    def _completion_numbers(self, cur, n: int) -> list[int]:
+        """n completion numbers (SQLite: a counter row; its single writer commits in number
+        order. PostgreSQL overrides this with a SEQUENCE)."""
         self._exec(cur, "UPDATE completion_seq SET v = v + ? RETURNING v", (n,))
-        return int(cur.fetchone()["v"]) - n + 1
+        top = int(cur.fetchone()["v"])
+        return list(range(top - n + 1, top + 1))
+
+    def _settled_seq(self) -> int | None:
+        """The completion number at or below which every completion is visible now (None:
+        every visible number is; SQLite's writer commits in number order)."""
+        return None
 
     def backoff_s(self, attempts: int) -> float:
         """Exponential backoff with +-25% jitter, capped."""
@@ -466,6 +473,10 @@ class Queue(ABC):
         key = "id" if after_seq is None else "completed_seq"
         where = ["status = 'completed'", f"{key} > ?"]
         extra: list[Any] = []
+        settled = self._settled_seq() if after_seq is not None else None
+        if settled is not None:  # numbers still held by open transactions wait for later
+            where.append("completed_seq <= ?")
+            extra.append(settled)
         if since:
             where.append("completed_at > ?")
             extra.append(parse_since(since))
