@@ -21,7 +21,7 @@ from ..errors import (KINDS, UNKNOWN_MAX_ATTEMPTS, DatabaseUnavailableError, Ytc
                       classify, fault_of, video_error)
 from ..ids import parse_source
 from ..models import AddResult, Claim, InvalidSource, Result, Stats, Video
-from .quality import signature_of, store_completion
+from .quality import settle, signature_of, store_completion
 from .staging import store_audio
 from .counts import status_counts
 from .schema import EXPORT_FIELDS
@@ -292,6 +292,7 @@ class Queue(ABC):
                 if done[-1]:
                     store_completion(self, cur, video_id, result, signatures[i])
                     store_audio(self, cur, video_id, result)
+        settle(self, [(v, sig) for (v, _), sig, ok in zip(items, signatures, done) if ok])
         return done
 
     def _completion_numbers(self, cur, n: int) -> list[int]:
