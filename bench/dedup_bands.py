@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 from ytcorpus.quality import dedup  # noqa: E402
 
-CHOICES = [(2, 25, 3), (3, 20, 5), (5, 20, 5), (5, 14, 8), (4, 16, 6), (3, 14, 8)]
+CHOICES = [(2, 25, 3), (3, 42, 3), (3, 20, 5), (3, 14, 8), (5, 20, 5), (5, 14, 8)]
 PAIRS = [("en-us_press_a_140", "copy_a_mp3_trim1.5", "re-upload"),
          ("en-us_press_a_140", "copy_a_webm_trim2", "re-upload"),
          ("en-us_press_a_140", "copy_a_m4a_trim1", "re-upload"),
@@ -96,6 +96,33 @@ def main() -> None:
         print(f"  unrelated: median J {np.median(jac):.3f}, max J {max(jac):.3f}; "
               f"pair-band collisions {colliding:,} of {n_pairs:,} pairs ({rate:.2e}); "
               f"at 30M rows ~{rate * 30e6:,.0f} candidates per completion")
+    grid(clips, unrelated[:600])
+
+
+def grid(clips: dict[str, str], unrelated: list[str], pairs: int = 20000) -> None:
+    """Exact shingle Jaccard of unrelated pairs and labelled pairs; for each bands x rows:
+    unrelated rows per band bucket and candidates per completion at 30M rows, and
+    P(candidate) of each labelled pair (the first seven of PAIRS)."""
+    import random
+
+    for n in (2, 3, 5):
+        sh = [dedup.shingles(t, n) for t in unrelated]
+        rng = random.Random(1)
+        picks = [rng.sample(range(len(sh)), 2) for _ in range(pairs)]
+        J = np.array([len(sh[a] & sh[b]) / len(sh[a] | sh[b]) for a, b in picks])
+        lab = []
+        for a, b, _ in PAIRS[:7]:
+            x, y = dedup.shingles(clips[a], n), dedup.shingles(clips[b], n)
+            lab.append(len(x & y) / len(x | y))
+        print(f"\nexact {n}-gram Jaccard: unrelated median {np.median(J):.3f} max "
+              f"{J.max():.3f}; labelled " + " ".join(f"{j:.2f}" for j in lab))
+        for r in range(3, 9):
+            for b in sorted({128 // r, 64 // r}):
+                bucket = 30e6 * np.mean(J ** r)
+                cands = 30e6 * np.mean(1 - (1 - J ** r) ** b)
+                print(f"  {b:2} bands x {r}: per bucket at 30M {bucket:9.1f}, candidates "
+                      f"{cands:9.1f}; P(candidate) "
+                      + " ".join(f"{1 - (1 - j ** r) ** b:.2f}" for j in lab))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ share common phrases, as two lectures do, without being copies of each other.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import tempfile
 import sysconfig
 from pathlib import Path
 
@@ -64,8 +66,21 @@ class Bigrams:
         self.tokens = sum(len(p.split()) for p in pieces)
 
     @classmethod
-    def from_disk(cls) -> Bigrams:
-        return cls(real_prose())
+    def from_disk(cls, cache: Path | None = None) -> Bigrams:
+        """Built from real_prose() once, then read from `cache` (a temp file)."""
+        cache = cache or Path(tempfile.gettempdir()) / "ytcorpus-bench-bigrams.npz"
+        if cache.is_file():
+            z = np.load(cache)
+            model = cls.__new__(cls)
+            model.words, model.nxt, model.start = z["words"], z["nxt"], z["start"]
+            model.tokens = int(z["tokens"])
+            return model
+        model = cls(real_prose())
+        tmp = cache.with_suffix(f".{os.getpid()}.npz")
+        np.savez(tmp, words=model.words, nxt=model.nxt, start=model.start,
+                 tokens=model.tokens)
+        os.replace(tmp, cache)
+        return model
 
     def text(self, n_words: int, seed: int) -> str:
         rng = np.random.default_rng(seed)

@@ -1,6 +1,7 @@
 """`export --clean`: the recommended corpus. Drops rows with no text, rows not in the
 requested language, rows carrying a default quality flag, and all but one row of each
-near-duplicate cluster (the longest that passes the other filters; ties: the earliest); counts rows and hours each filter removed for the manifest."""
+near-duplicate cluster (the longest that passes the other filters; ties: the earliest);
+counts rows and hours each filter removed for the manifest."""
 
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ class CleanFilter:
                 "thresholds": {**THRESHOLDS, "duplicate": {
                     "minhash_jaccard": dedup.THRESHOLD, "num_perm": dedup.NUM_PERM,
                     "shingle_words": dedup.SHINGLE_WORDS, "bands": dedup.BANDS,
-                    "rows_per_band": dedup.ROWS, "keep": "longest row of each cluster that passes the other filters, "
+                    "rows_per_band": dedup.ROWS,
+                    "keep": "longest row of each cluster that passes the other filters, "
                             "ties: the earliest"}},
                 "removed": {k: {"rows": v["rows"], "hours": round(v["hours"], 4)}
                             for k, v in self.removed.items()},

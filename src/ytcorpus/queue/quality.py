@@ -1,7 +1,7 @@
 """What a completion stores besides the transcript: the quality JSON, language and
 licence sources, flags (one row each, for stats), and the MinHash signature and LSH bands
-that find the row's near-duplicates with bounded indexed lookups (queue/duplicates.py). Dialect-free: runs inside the
-completing transaction of either backend."""
+that find the row's near-duplicates with bounded indexed lookups (queue/duplicates.py).
+Dialect-free: runs inside the completing transaction of either backend."""
 
 from __future__ import annotations
 
