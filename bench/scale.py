@@ -38,8 +38,9 @@ BENCH = str(ROOT / "bench")
 
 
 def _setup_path(src: str | None) -> None:
-    sys.path[:] = [src or str(ROOT / "src"), str(ROOT / "tests"), BENCH] + [
-        p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+    # bench/ last: its queue.py must not shadow the standard library's queue
+    sys.path[:] = [src or str(ROOT / "src")] + [
+        p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"] + [BENCH]
 
 
 _MODEL = None
@@ -132,11 +133,14 @@ def _insert_side(q, sigs: dict[str, bytes], dedup) -> None:
             cur.executemany("INSERT INTO minhash_signatures VALUES (?, ?)", sig_rows)
             cur.executemany("INSERT INTO minhash_bands (band, hash, video_rowid) "
                             "VALUES (?, ?, ?)", band_rows)
-        for table in ("completion_seq",):  # the old counter row must stay above the rows
-            try:
-                q._exec(cur, f"UPDATE {table} SET v = (SELECT MAX(completed_seq) FROM videos)")
-            except Exception:  # noqa: BLE001 - not every version has it
-                pass
+    # completion numbers continue above the filled rows (counter row, or the sequence)
+    for sql in ("UPDATE completion_seq SET v = (SELECT MAX(completed_seq) FROM videos)",
+                "SELECT setval('completion_numbers', (SELECT MAX(completed_seq) FROM videos))"):
+        try:
+            with q._write_tx() as cur:
+                q._exec(cur, sql)
+        except Exception:  # noqa: BLE001 - not every version has both
+            pass
 
 
 def bytes_per_row(q, rows: int) -> str:
@@ -246,9 +250,12 @@ def main() -> None:
     elif args.sqlite:
         db = str(Path(tempfile.mkdtemp(prefix="bench-scale-")) / "q.db")
     else:
-        from pgserver import PostgresServer
+        import importlib.util  # tests/ is not on the path: its queue/ would shadow queue
 
-        server = PostgresServer()
+        spec = importlib.util.spec_from_file_location("pgserver", ROOT / "tests/pgserver.py")
+        pgserver = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(pgserver)
+        server = pgserver.PostgresServer()
         db = server.new_database()
     sizes = [int(s) for s in args.sizes.split(",")]
     import ytcorpus

@@ -237,20 +237,26 @@ class Queue(ABC):
         """Rows whose lease ran out (their worker died) go back to pending, counting a
         crash; the max_crashes-th crash ends the row as error kind 'worker_crash'."""
         dead = "crashes + 1 >= ?"
+        reaped = 0
         with self._write_tx() as cur:
-            self._exec(
-                cur,
-                f"UPDATE videos SET crashes = crashes + 1, lease_until = NULL, "
-                f"status = CASE WHEN {dead} THEN 'error' ELSE 'pending' END, "
-                f"worker = CASE WHEN {dead} THEN worker ELSE NULL END, "
-                f"error_kind = CASE WHEN {dead} THEN 'worker_crash' ELSE error_kind END, "
-                f"error = CASE WHEN {dead} THEN ? ELSE error END "
-                "WHERE status = 'processing' AND (lease_until IS NULL OR lease_until < ?)",
-                (self.max_crashes, self.max_crashes, self.max_crashes, self.max_crashes,
-                 f"its worker died while holding it {self.max_crashes} times "
-                 "(crash, OOM kill or lost node)", self._now(cur)),
-            )
-            return cur.rowcount
+            now = self._now(cur)
+            # two range probes of the partial index on leased rows (an OR would scan it)
+            for expired, extra in (("lease_until < ?", (now,)), ("lease_until IS NULL", ())):
+                self._exec(
+                    cur,
+                    f"UPDATE videos{self._indexed('idx_videos_leases')} SET "
+                    f"crashes = crashes + 1, lease_until = NULL, "
+                    f"status = CASE WHEN {dead} THEN 'error' ELSE 'pending' END, "
+                    f"worker = CASE WHEN {dead} THEN worker ELSE NULL END, "
+                    f"error_kind = CASE WHEN {dead} THEN 'worker_crash' ELSE error_kind END, "
+                    f"error = CASE WHEN {dead} THEN ? ELSE error END "
+                    f"WHERE status = 'processing' AND {expired}",
+                    (self.max_crashes, self.max_crashes, self.max_crashes, self.max_crashes,
+                     f"its worker died while holding it {self.max_crashes} times "
+                     "(crash, OOM kill or lost node)", *extra),
+                )
+                reaped += cur.rowcount
+            return reaped
 
     # ---- results -------------------------------------------------------------------
     _COMPLETE_SQL = (
