@@ -17,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m ytcorpus.demo
+	$(PY) -m ytcorpus.cli.demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q -rs

@@ -1,4 +1,4 @@
-"""Decode benchmark: x-realtime per core for each container, ytcorpus.audio side by side
+"""Decode benchmark: x-realtime per core for each container, ytcorpus.core.audio side by side
 with faster_whisper.decode_audio on the same file in the same run.
 
     python bench/decode.py [--seconds 59] [--repeat 3]
@@ -22,7 +22,7 @@ sys.path[:] = [str(ROOT / "src"), str(ROOT / "tests")] + [
 import numpy as np  # noqa: E402
 
 from media import FORMATS, write_audio  # noqa: E402
-from ytcorpus.audio import decode_to_mono16k  # noqa: E402
+from ytcorpus.core.audio import decode_to_mono16k  # noqa: E402
 
 
 def best_of(fn, repeat: int) -> float:

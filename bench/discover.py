@@ -17,7 +17,7 @@ sys.path[:] = [str(ROOT / "src"), str(ROOT / "tests")] + [
     p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 import test_discover as fx  # noqa: E402  (the fixture extractors of the tests)
-from ytcorpus.discover import DiscoverOptions, Discoverer  # noqa: E402
+from ytcorpus.discover.crawl import DiscoverOptions, Discoverer  # noqa: E402
 from ytcorpus.queue import open_queue  # noqa: E402
 
 

@@ -25,9 +25,9 @@ sys.path[:] = [str(ROOT / "src"), str(ROOT / "tests")] + [
 
 from media import MediaServer  # noqa: E402
 from test_fetch_format import _encode, _manifest  # noqa: E402
-from ytcorpus.audio import decode_to_mono16k  # noqa: E402
-from ytcorpus.config import FetchConfig  # noqa: E402
-from ytcorpus.fetch import Fetcher  # noqa: E402
+from ytcorpus.core.audio import decode_to_mono16k  # noqa: E402
+from ytcorpus.core.config import FetchConfig  # noqa: E402
+from ytcorpus.acquire.ytdlp import Fetcher  # noqa: E402
 
 OPUS = [16, 32, 48, 64, 128, 160]
 AAC = [48, 128]
@@ -129,10 +129,10 @@ def downloads_per_second(root: Path, server: MediaServer, videos: int) -> None:
 
 
 def staged_round_trip(root: Path, server: MediaServer, videos: int) -> None:
-    from ytcorpus.fetchfleet import FetchFleetWorker
+    from ytcorpus.acquire.fleet import FetchFleetWorker
     from ytcorpus.models import Result
     from ytcorpus.queue import open_queue
-    from ytcorpus.stage import StagedSource, StageStore
+    from ytcorpus.acquire.stage import StagedSource, StageStore
 
     q = open_queue(str(root / "q.db"))
     q.add([server.url(f"v{i}.webm") for i in range(videos)])

@@ -21,7 +21,8 @@ sys.path[:] = [str(ROOT / "src"), str(ROOT / "tests")] + [
 import numpy as np  # noqa: E402
 
 from conftest import wer  # noqa: E402
-from ytcorpus.audio import decode_to_mono16k  # noqa: E402
+from ytcorpus.work.pipeline import transcribe_arrays  # noqa: E402
+from ytcorpus.core.audio import decode_to_mono16k  # noqa: E402
 from ytcorpus.engines import load_engine  # noqa: E402
 
 DEMO = ROOT / "src" / "ytcorpus" / "demo_data"
@@ -53,7 +54,7 @@ def main() -> None:
         best = float("inf")
         for _ in range(args.repeat):
             t = time.perf_counter()
-            out = engine.transcribe([a for a, _ in data])
+            out = transcribe_arrays(engine, [a for a, _ in data])
             best = min(best, time.perf_counter() - t)
         errors = sum(wer(ref, o.text) * len(ref.split()) for (_, ref), o in zip(data, out))
         words = sum(len(ref.split()) for _, ref in data)

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT / "src"), str(ROOT / "tests")] + [
     p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from ytcorpus.export import export_rows  # noqa: E402
+from ytcorpus.output.export import export_rows  # noqa: E402
 from ytcorpus.queue import open_queue  # noqa: E402
 
 WORDS = ("the derivative measures how fast a function changes with respect to time and we "

@@ -28,12 +28,12 @@ sys.path[:] = [str(ROOT / "src"), str(ROOT / "tests")] + [
     p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 from lectures import make_lecture  # noqa: E402
-from ytcorpus.config import FetchConfig, WorkerConfig  # noqa: E402
-from ytcorpus.demo import serve  # noqa: E402
+from ytcorpus.core.config import FetchConfig, WorkerConfig  # noqa: E402
+from ytcorpus.cli.demo import serve  # noqa: E402
 from ytcorpus.engines import load_engine  # noqa: E402
-from ytcorpus.fetch import Fetcher  # noqa: E402
+from ytcorpus.acquire.ytdlp import Fetcher  # noqa: E402
 from ytcorpus.queue import open_queue  # noqa: E402
-from ytcorpus.worker import Worker  # noqa: E402
+from ytcorpus.work.worker import Worker  # noqa: E402
 
 
 def reference_rate(path: Path) -> float:

@@ -23,9 +23,9 @@ sys.path[:] = [str(ROOT / "src"), str(ROOT / "tests")] + [
 
 import numpy as np  # noqa: E402
 
-from ytcorpus.audio import decode_to_mono16k  # noqa: E402
+from ytcorpus.core.audio import decode_to_mono16k  # noqa: E402
 from ytcorpus.engines import load_engine  # noqa: E402
-from ytcorpus.vad import stream_speech  # noqa: E402
+from ytcorpus.work.vad import stream_speech  # noqa: E402
 from ytcorpus.work.chunks import cut_chunks  # noqa: E402
 
 DEMO = ROOT / "src" / "ytcorpus" / "demo_data"

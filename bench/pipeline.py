@@ -31,12 +31,12 @@ sys.path[:] = [str(ROOT / "src"), str(ROOT / "tests")] + [
 
 from conftest import wer  # noqa: E402
 from lectures import DEMO, make_lecture  # noqa: E402
-from ytcorpus.config import FetchConfig, WorkerConfig  # noqa: E402
-from ytcorpus.demo import serve  # noqa: E402
+from ytcorpus.core.config import FetchConfig, WorkerConfig  # noqa: E402
+from ytcorpus.cli.demo import serve  # noqa: E402
 from ytcorpus.engines import load_engine  # noqa: E402
-from ytcorpus.fetch import Fetcher  # noqa: E402
+from ytcorpus.acquire.ytdlp import Fetcher  # noqa: E402
 from ytcorpus.queue import open_queue  # noqa: E402
-from ytcorpus.worker import Worker  # noqa: E402
+from ytcorpus.work.worker import Worker  # noqa: E402
 
 
 def run_work(engine, urls: list[str], tmp: Path, prepare_threads: int | None) -> tuple:

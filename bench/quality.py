@@ -28,10 +28,12 @@ import numpy as np  # noqa: E402
 
 import speech_texts as T  # noqa: E402
 from media import espeak, tone, write_audio  # noqa: E402
-from ytcorpus.audio import decode_to_mono16k  # noqa: E402
+from ytcorpus.work.pipeline import transcribe_arrays  # noqa: E402
+from ytcorpus.core.audio import decode_to_mono16k  # noqa: E402
 from ytcorpus.models import Result, Segment  # noqa: E402
-from ytcorpus.quality import build_transcript, dedup, speech_regions  # noqa: E402
-from ytcorpus.quality.clean import CleanFilter  # noqa: E402
+from ytcorpus.quality import build_transcript, dedup  # noqa: E402
+from ytcorpus.work.vad import speech_regions  # noqa: E402
+from ytcorpus.output.clean import CleanFilter  # noqa: E402
 from ytcorpus.queue import open_queue  # noqa: E402
 from ytcorpus.queue.quality import duplicate_clusters  # noqa: E402
 
@@ -113,7 +115,7 @@ def main() -> None:
     clips = corpus(root)
     engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=8)
     names = list(clips)
-    transcripts = dict(zip(names, engine.transcribe([clips[n][0] for n in names])))
+    transcripts = dict(zip(names, transcribe_arrays(engine, [clips[n][0] for n in names])))
     if args.pauses:
         return print_pauses(clips, transcripts)
     for name, (segments, speech_s, label) in synthetic().items():

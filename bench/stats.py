@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT / "src")] + [
     p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from ytcorpus.monitor import collect  # noqa: E402
+from ytcorpus.observe.monitor import collect  # noqa: E402
 from ytcorpus.queue import open_queue, utc_text  # noqa: E402
 
 

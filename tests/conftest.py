@@ -13,11 +13,15 @@ import pytest
 from pgserver import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
+# subprocesses that load test plugins (free_engine:..., fault_engines:...) find tests/, and
+# still import the ytcorpus that this session imports
+PLUGIN_ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "tests"),
+                                                          os.environ.get("PYTHONPATH")]))}
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _own_pace_dir(tmp_path_factory):
-    """Route pace and rests are shared by a host's processes (ytcorpus.pacing): tests keep
+    """Route pace and rests are shared by a host's processes (ytcorpus.acquire.pacing): tests keep
     theirs apart from the user's, and a test's rest never reaches another test's route."""
     os.environ["YTCORPUS_PACE_DIR"] = str(tmp_path_factory.mktemp("pace"))
     yield
@@ -113,7 +117,7 @@ def speech_clips(tmp_path_factory):
     import json as _json
 
     from media import espeak
-    from ytcorpus.audio import decode_to_mono16k
+    from ytcorpus.core.audio import decode_to_mono16k
 
     refs = _json.loads((DEMO / "transcripts.json").read_text())
     clips = [(name, decode_to_mono16k(DEMO / name), text) for name, text in refs.items()]

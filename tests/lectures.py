@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from media import write_audio
-from ytcorpus.audio import decode_to_mono16k
+from ytcorpus.core.audio import decode_to_mono16k
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "ytcorpus" / "demo_data"
 NAMES = ("photosynthesis.webm", "derivatives.m4a", "history.mp3")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ytcorpus.demo import QuietServer
+from ytcorpus.cli.demo import QuietServer
 
 # name -> (container format, codec, codec sample rate)
 FORMATS = {

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DEMO, ROOT, run_cli
-from ytcorpus.audio import decode_to_mono16k
+from conftest import PLUGIN_ENV, DEMO, run_cli
+from ytcorpus.core.audio import decode_to_mono16k
 from ytcorpus.queue import open_queue
 
 pytestmark = pytest.mark.slow
 SR = 16000
-ENV = {"PYTHONPATH": str(ROOT / "tests")}
+ENV = dict(PLUGIN_ENV)
 
 
 def _wav(path: Path, samples: np.ndarray) -> str:

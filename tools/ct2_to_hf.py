@@ -12,7 +12,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
 from ytcorpus.engines.convert import convert  # noqa: E402
-from ytcorpus.tokens import packaged_model_dir  # noqa: E402
+from ytcorpus.core.tokens import packaged_model_dir  # noqa: E402
 
 
 def main() -> int:

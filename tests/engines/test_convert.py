@@ -18,7 +18,7 @@ def test_converted_checkpoint_decodes_token_identical_to_ctranslate2(tmp_path, s
     import torch
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-    from ytcorpus.tokens import packaged_model_dir
+    from ytcorpus.core.tokens import packaged_model_dir
 
     out = tmp_path / "hf"
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "ct2_to_hf.py"), str(out)],

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import wer
+from ytcorpus.work.pipeline import transcribe_arrays
 from ytcorpus.engines import load_engine
 
 WER_MAX = 0.25
@@ -28,7 +29,7 @@ def engine(request):
 @pytest.mark.slow
 def test_transcribes_real_speech_in_one_batch_like_one_at_a_time(engine, speech_clips):
     audios = [a for _, a, _ in speech_clips]
-    together = engine.transcribe(audios)
+    together = transcribe_arrays(engine, audios)
     assert len(together) == len(audios)
     for (name, audio, reference), t in zip(speech_clips, together):
         assert wer(reference, t.text) <= WER_MAX, (name, t.text)
@@ -41,7 +42,7 @@ def test_transcribes_real_speech_in_one_batch_like_one_at_a_time(engine, speech_
             assert 0.0 <= s.start <= s.end <= t.duration + 0.05, (name, s)
     # three clips of different lengths together == each alone
     for i in (0, 1, 2):
-        alone = engine.transcribe([audios[i]])[0]
+        alone = transcribe_arrays(engine, [audios[i]])[0]
         assert alone.text == together[i].text
 
 
@@ -53,13 +54,13 @@ def test_silence_noise_and_tones_give_no_text(engine):
     inputs = [np.zeros(SR * 20, np.float32), music.astype(np.float32),
               (0.02 * np.random.default_rng(0).standard_normal(SR * 20)).astype(np.float32),
               np.zeros(0, np.float32)]
-    for result in engine.transcribe(inputs):
+    for result in transcribe_arrays(engine, inputs):
         assert result.text == "" and result.segments == [] and result.no_speech
         assert "no_speech" in result.flags
 
 
 def test_unknown_engine_and_device_are_config_errors():
-    from ytcorpus.errors import ConfigError
+    from ytcorpus.core.errors import ConfigError
 
     with pytest.raises(ConfigError):
         load_engine("whisper.cpp", "tiny.en", "cpu")
@@ -68,7 +69,7 @@ def test_unknown_engine_and_device_are_config_errors():
 
 
 def test_missing_model_is_an_engine_error(tmp_path):
-    from ytcorpus.errors import EngineError
+    from ytcorpus.core.errors import EngineError
 
     empty = tmp_path / "empty-model"
     empty.mkdir()

@@ -7,7 +7,7 @@ usage: python churner.py DB NAME SEED ROUNDS
 import random
 import sys
 
-from ytcorpus.errors import video_error
+from ytcorpus.core.errors import video_error
 from ytcorpus.models import Result
 from ytcorpus.queue import open_queue
 

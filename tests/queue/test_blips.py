@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from ytcorpus.errors import DatabaseUnavailableError, QueueError, fault_of
+from ytcorpus.core.errors import DatabaseUnavailableError, QueueError, fault_of
 from ytcorpus.models import Result
 from ytcorpus.queue import open_queue
 

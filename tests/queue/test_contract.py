@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ytcorpus.errors import PermanentError, RetryableError, video_error
+from ytcorpus.core.errors import PermanentError, RetryableError, video_error
 from ytcorpus.models import Result, Segment, Video
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ytcorpus.errors import video_error
+from ytcorpus.core.errors import video_error
 from ytcorpus.models import Result, Video
 from ytcorpus.queue import open_queue
 from ytcorpus.queue.counts import status_counts

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import errno
 
-from ytcorpus.errors import RetryableError, video_error
+from ytcorpus.core.errors import RetryableError, video_error
 from ytcorpus.models import Result
 
 

@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 from conftest import run_cli
 
-from ytcorpus.errors import QueueError
+from ytcorpus.core.errors import QueueError
 from ytcorpus.queue.schema import COLUMNS, SCHEMA_VERSION
 
 ORIGINAL = """CREATE TABLE videos (id INTEGER PRIMARY KEY AUTOINCREMENT, video_id TEXT UNIQUE,
@@ -152,7 +152,7 @@ def test_work_upgrades_an_old_database_and_runs(old_db, tmp_path):
 
 
 def test_work_refuses_a_missing_database_on_both_routes(tmp_path):
-    from ytcorpus.worker import run_worker
+    from ytcorpus.work.worker import run_worker
 
     missing = tmp_path / "typo.db"
     proc = run_cli("--db", str(missing), "work", "--device", "cpu")

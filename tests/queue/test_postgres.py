@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conftest import DEMO, run_cli
-from ytcorpus.errors import PermanentError, QueueError
+from ytcorpus.core.errors import PermanentError, QueueError
 from ytcorpus.models import Result, Segment
 from ytcorpus.queue import open_queue, redact
 

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from ytcorpus.errors import ConfigError, QueueError
+from ytcorpus.core.errors import ConfigError, QueueError
 from ytcorpus.models import Result
 from ytcorpus.queue import open_queue
 from ytcorpus.queue.sqlite import CLAIMABLE

@@ -80,7 +80,7 @@ def test_streaming_vad_gives_the_whole_file_regions_window_by_window(speech_clip
     """Speech in a long stream, fed in blocks: the regions match one whole-array pass
     closely (windows restart the VAD's state), and a stream ending exactly at a window's
     end is fine."""
-    from ytcorpus.vad import WINDOW_S, speech_regions, stream_speech
+    from ytcorpus.work.vad import WINDOW_S, speech_regions, stream_speech
 
     gap = np.zeros(SR, np.float32)
     audio = np.concatenate([x for _, a, _ in speech_clips for x in (a, gap)] * 4)

@@ -7,7 +7,7 @@ import weakref
 
 import pytest
 
-from ytcorpus.errors import DeviceBrokenError, EngineError, NodeFault, fault_of
+from ytcorpus.core.errors import DeviceBrokenError, EngineError, NodeFault, fault_of
 from ytcorpus.models import Segment
 from ytcorpus.work.guard import EngineGuard, is_out_of_memory
 

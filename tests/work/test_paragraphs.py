@@ -17,7 +17,7 @@ SR = 16000
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     """lecture A alone, and lecture A, a 2 s pause, lecture B (espeak-ng)."""
-    from ytcorpus.audio import decode_to_mono16k
+    from ytcorpus.core.audio import decode_to_mono16k
 
     root = tmp_path_factory.mktemp("paragraphs")
     a = decode_to_mono16k(espeak(ENGLISH_PRESS_A, root / "a.wav", wpm=150))
@@ -53,8 +53,10 @@ def test_streamed_files_break_at_the_long_pause_only(clips, engine):
 
 
 def test_whole_arrays_break_at_the_long_pause_only(clips, engine):
-    from ytcorpus.audio import decode_to_mono16k
+    from ytcorpus.core.audio import decode_to_mono16k
 
     names = list(clips)
-    got = engine.transcribe([decode_to_mono16k(str(clips[n])) for n in names])
+    from ytcorpus.work.pipeline import transcribe_arrays
+
+    got = transcribe_arrays(engine, [decode_to_mono16k(str(clips[n])) for n in names])
     _check({n: t.text for n, t in zip(names, got)})

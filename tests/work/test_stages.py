@@ -11,17 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DEMO, ROOT, run_cli, wait_for
-from ytcorpus.audio import decode_to_mono16k
-from ytcorpus.config import FetchConfig, WorkerConfig
+from conftest import PLUGIN_ENV, DEMO, run_cli, wait_for
+from ytcorpus.core.audio import decode_to_mono16k
+from ytcorpus.core.config import FetchConfig, WorkerConfig
 from ytcorpus.engines import load_engine
 from ytcorpus.engines.base import EngineContractError
-from ytcorpus.errors import ConfigError, EngineError, YtcorpusError
-from ytcorpus.fetch import Fetcher
+from ytcorpus.core.errors import ConfigError, EngineError, YtcorpusError
+from ytcorpus.acquire.ytdlp import Fetcher
 from ytcorpus.models import Transcript
 from ytcorpus.queue import open_queue
 from ytcorpus.work.pipeline import transcribe_files
-from ytcorpus.worker import Worker
+from ytcorpus.work.worker import Worker
 
 SR = 16000
 FREE = "free_engine:FreeEngine"
@@ -114,7 +114,7 @@ def test_work_takes_a_plugin_engine_on_the_command_line(tmp_path, short_files):
     db = str(tmp_path / "q.db")
     assert run_cli("--db", db, "add", *short_files[:5]).returncode == 0
     log = tmp_path / "batches.txt"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests"), "YTCORPUS_TEST_BATCH_LOG": str(log)}
+    env = {**os.environ, **PLUGIN_ENV, "YTCORPUS_TEST_BATCH_LOG": str(log)}
     done = run_cli("--db", db, "work", "--device", "cpu", "--engine", FREE, "--batch-size", "2",
                    "--prepare-threads", "1", "--exit-when-empty", "--work-dir",
                    str(tmp_path / "work"), env=env)

@@ -12,13 +12,13 @@ import urllib.request
 
 import pytest
 
-from conftest import DEMO, ROOT, run_cli, wait_for
-from ytcorpus.device import check_device
-from ytcorpus.errors import ConfigError
-from ytcorpus.oneline import EXIT_ERROR
+from conftest import PLUGIN_ENV, DEMO, run_cli, wait_for
+from ytcorpus.core.device import check_device
+from ytcorpus.core.errors import ConfigError
+from ytcorpus.cli.oneline import EXIT_ERROR
 from ytcorpus.queue import open_queue
 
-ENV = {"PYTHONPATH": str(ROOT / "tests")}
+ENV = dict(PLUGIN_ENV)
 
 
 def _has_cuda() -> bool:
@@ -86,7 +86,7 @@ def test_idle_then_busy_worker_logs_summaries_and_serves_metrics(tmp_path):
 
 
 def test_metrics_port_and_progress_interval_from_the_environment(monkeypatch):
-    from ytcorpus.config import WorkerConfig, build
+    from ytcorpus.core.config import WorkerConfig, build
 
     monkeypatch.setenv("YTCORPUS_METRICS_PORT", "9311")
     monkeypatch.setenv("YTCORPUS_PROGRESS_INTERVAL", "5")

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..errors import ConfigError, EngineError
+from ..core.errors import ConfigError, EngineError
 from .base import Engine, EngineContractError, load_plugin, resolve_device
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def cache_dir() -> Path:
 
 def packaged_hf_checkpoint() -> Path:
     """tiny.en as a transformers checkpoint, converted once and cached."""
-    from ..tokens import packaged_model_dir
+    from ..core.tokens import packaged_model_dir
     from .convert import convert
 
     target = cache_dir() / "tiny.en-transformers"
@@ -68,7 +68,7 @@ def resolve_model(engine: str, model: str | None, device: str) -> tuple[str, str
         model = DEFAULT_MODELS[engine] if device.startswith("cuda") else PACKAGED
     if model == PACKAGED:
         if engine == "ctranslate2":
-            from ..tokens import packaged_model_dir
+            from ..core.tokens import packaged_model_dir
 
             return str(packaged_model_dir()), PACKAGED
         return str(packaged_hf_checkpoint()), PACKAGED

@@ -35,8 +35,9 @@ import importlib
 import inspect
 from typing import Any, Protocol, Sequence, runtime_checkable
 
-from ..errors import ConfigError, EngineError, YtcorpusError
-from ..models import Segment
+from ..core.device import resolve_device  # noqa: F401  (engines.resolve_device)
+from ..core.errors import ConfigError, EngineError, YtcorpusError
+from ..core.models import Segment
 
 REQUIRED_ATTRS = ("name", "model_name", "device", "batch_size")
 
@@ -111,19 +112,3 @@ def accepts_languages(engine: Any) -> bool:
         return "languages" in inspect.signature(engine.transcribe_chunks).parameters
     except (TypeError, ValueError):
         return False
-
-
-def resolve_device(device: str | None) -> str:
-    """auto -> cuda when torch sees a GPU, else cpu. cuda:N is kept as given."""
-    device = (device or "auto").lower()
-    if device == "auto":
-        try:
-            import torch
-
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        except ImportError:
-            return "cpu"
-    if device == "cpu" or device == "cuda" or (device.startswith("cuda:")
-                                                and device[5:].isdigit()):
-        return device
-    raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, not {device!r}")

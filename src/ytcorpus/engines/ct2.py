@@ -10,9 +10,9 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import EngineError
-from ..models import Segment, Transcript
-from ..vad import SAMPLE_RATE
+from ..core.errors import EngineError
+from ..core.models import Segment
+from ..core.audio import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +115,6 @@ class CTranslate2Engine:
                                   s["compression_ratio"], s["no_speech_prob"])
                           for s in segments]
         return out
-
-    def transcribe(self, audios: Sequence[np.ndarray]) -> list[Transcript]:
-        """Whole audios -> Transcripts (VAD, chunks, reassembly: ytcorpus.work.pipeline)."""
-        from ..work.pipeline import transcribe_arrays
-
-        return transcribe_arrays(self, audios)
 
 
 class Features(NamedTuple):

@@ -18,9 +18,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import EngineError
-from ..models import Segment, Transcript
-from ..vad import SAMPLE_RATE
+from ..core.errors import EngineError
+from ..core.models import Segment
+from ..core.audio import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +152,3 @@ class TransformersEngine:
                         float(sum(lp) / len(lp)), None, float(no_speech))
                 for (a, b, _, lp), txt in zip(spans, texts) if txt.strip()]
 
-    def transcribe(self, audios: Sequence[np.ndarray]) -> list[Transcript]:
-        """Whole audios -> Transcripts (VAD, chunks, reassembly: ytcorpus.work.pipeline)."""
-        from ..work.pipeline import transcribe_arrays
-
-        return transcribe_arrays(self, audios)

@@ -9,11 +9,8 @@ from .cleaning import (COMPRESSION_RATIO, LOGPROB_FLOOR, MAX_REPEATS, MIN_SPEECH
 from .language import UNDETERMINED, metadata_language
 from .transcript import build_transcript, no_speech
 
-from ..vad import speech_regions, speech_seconds  # the VAD lives there; still importable here
-
 __all__ = [
     "COMPRESSION_RATIO", "LOGPROB_FLOOR", "MAX_REPEATS", "MIN_SPEECH_SECONDS", "NO_SPEECH_PROB",
     "SAMPLE_RATE", "build_transcript", "clean_segments", "compression_ratio", "cut_repetitions",
-    "UNDETERMINED", "is_no_speech", "metadata_language", "no_speech", "speech_regions",
-    "speech_seconds",
+    "UNDETERMINED", "is_no_speech", "metadata_language", "no_speech",
 ]

@@ -11,7 +11,7 @@ import re
 import zlib
 from typing import Iterable
 
-from ..models import Segment
+from ..core.models import Segment
 from .loops import has_run
 
 SAMPLE_RATE = 16_000

@@ -31,6 +31,9 @@ THRESHOLDS = {
 }
 # the filters export --clean applies (each removes rows carrying that flag)
 CLEAN_FLAGS = ("no_speech", "gopher_repetition", "low_wpm", "low_logprob", "stock_phrases")
+# every flag a row can carry (`export --exclude-flags` refuses other names)
+KNOWN_FLAGS = (*CLEAN_FLAGS, "low_speech_share", "segment_loop_cut", "dropped_no_speech",
+               "repetition_cut", "high_compression")
 
 
 def gopher_failures(q: dict) -> list[str]:

@@ -3,7 +3,7 @@ follow, learned from the subtitles of YouTube videos."""
 
 from __future__ import annotations
 
-from ..models import Segment
+from ..core.models import Segment
 from .loops import normalize
 
 # normalized (lower case, no punctuation); a segment that is only one of these is suspect

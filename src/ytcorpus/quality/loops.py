@@ -7,7 +7,7 @@ from __future__ import annotations
 import operator
 import re
 
-from ..models import Segment
+from ..core.models import Segment
 
 MAX_PERIOD = 4      # a loop is a cycle of at most this many segments
 MAX_CYCLES = 2      # a cycle seen more often than this in a row is a loop...

@@ -12,7 +12,7 @@ only at segment gaps of PARAGRAPH_GAP_S, beyond the largest false gap measured."
 
 from __future__ import annotations
 
-from ..models import Segment
+from ..core.models import Segment
 
 PARAGRAPH_SILENCE_S = 1.2
 PARAGRAPH_GAP_S = 8.0

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..models import Segment
+from ..core.models import Segment
 from .cleaning import compression_ratio
 from .hallucination import stock_phrase_share
 from .language import english_word_share

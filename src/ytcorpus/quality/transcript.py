@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..models import Segment, Transcript
+from ..core.models import Segment, Transcript
 from .cleaning import MIN_SPEECH_SECONDS, clean_segments
 from .flags import flags_for
 from .flags import MIN_SPEECH_FOR_WPM

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
+from . import quality, staging  # noqa: F401  (they register their completion hooks)
 from .base import Queue, parse_since, utc_text
 
 DEFAULT_DB = "./data.db"

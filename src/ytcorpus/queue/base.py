@@ -17,12 +17,11 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..errors import (KINDS, UNKNOWN_MAX_ATTEMPTS, DatabaseUnavailableError, YtcorpusError,
+from ..core.errors import (KINDS, UNKNOWN_MAX_ATTEMPTS, DatabaseUnavailableError, YtcorpusError,
                       classify, fault_of, video_error)
-from ..ids import parse_source
-from ..models import AddResult, Claim, InvalidSource, Result, Stats, Video
-from .quality import settle, signature_of, store_completion
-from .staging import store_audio
+from ..core.ids import parse_source
+from ..core.models import AddResult, Claim, InvalidSource, Result, Stats, Video
+from .hooks import completion_hooks
 from .counts import status_counts
 from .schema import EXPORT_FIELDS
 
@@ -280,7 +279,8 @@ class Queue(ABC):
             return []
         stamp = utc_text()
         done: list[bool] = []
-        signatures = [signature_of(result) for _, result in items]  # CPU, outside the lock
+        hooks = completion_hooks()
+        prepared = [[h.prepare(r) for h in hooks] for _, r in items]  # CPU, outside the lock
         with self._write_tx() as cur:
             numbers = self._completion_numbers(cur, len(items))
             for i, (seq, (video_id, result)) in enumerate(zip(numbers, items)):
@@ -296,9 +296,12 @@ class Queue(ABC):
                 ))
                 done.append(cur.rowcount == 1)
                 if done[-1]:
-                    store_completion(self, cur, video_id, result, signatures[i])
-                    store_audio(self, cur, video_id, result)
-        settle(self, [(v, sig) for (v, _), sig, ok in zip(items, signatures, done) if ok])
+                    for hook, ready in zip(hooks, prepared[i]):
+                        hook.store(self, cur, video_id, result, ready)
+        for k, hook in enumerate(hooks):  # after commit, outside any lock (dedup links)
+            if hook.after is not None:
+                hook.after(self, [(v, prepared[j][k]) for j, (v, _) in enumerate(items)
+                                  if done[j]])
         return done
 
     def _completion_numbers(self, cur, n: int) -> list[int]:

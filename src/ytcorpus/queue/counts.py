@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..models import Stats
+    from ..core.models import Stats
     from .base import Queue
 
 SHARDS = 32
@@ -156,7 +156,7 @@ def _scan_counts(q: Queue, cur, s: Stats) -> None:
 def status_counts(q: Queue, *, retry: bool = True) -> Stats:
     """Stats without the workers: counts from the counters (an older database read
     as it is: by counting), and rows waiting out a retry backoff (their own index)."""
-    from ..models import Stats
+    from ..core.models import Stats
 
     s = Stats()
     with q._read_tx() as cur:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from ..errors import YtcorpusError
-from . import Queue, is_postgres, open_queue, redact
+from . import Queue
 from .quality import copy_side_tables
 from .schema import COLUMNS
 
@@ -100,20 +99,3 @@ def migrate(src: Queue, dst: Queue, progress=None) -> dict:
         last = rows[-1]["id"]
     return {"source_rows": seen, "copied": after - before, "already_there": seen - (after - before),
             "destination_rows": after, "missing": missing}
-
-
-def migrate_command(args) -> int:
-    if not is_postgres(args.dst) and "://" in args.dst:
-        raise YtcorpusError("--to must be a postgresql:// URL (or a SQLite path)")
-    if is_postgres(args.src):
-        raise YtcorpusError("--from must be a SQLite file")
-    import os
-
-    if not os.path.exists(args.src):
-        raise YtcorpusError(f"--from {args.src}: no such file")
-    with open_queue(args.src) as src, open_queue(args.dst) as dst:
-        result = migrate(src, dst, progress=lambda n: log.info("copied %d rows...", n))
-    print(f"{result['source_rows']:,} rows in {args.src}: {result['copied']:,} copied, "
-          f"{result['already_there']:,} already in {redact(args.dst)}; "
-          f"destination now has {result['destination_rows']:,}; missing {result['missing']:,}")
-    return 0 if result["missing"] == 0 else 1

@@ -6,7 +6,7 @@ import time
 from contextlib import contextmanager
 from functools import lru_cache, partial
 
-from ..errors import DatabaseUnavailableError, QueueError
+from ..core.errors import DatabaseUnavailableError, QueueError
 from .base import Queue
 from .compat import postgres_shadow_sql
 from .schema import SCHEMA_VERSION, create_videos_sql, upgrade_statements

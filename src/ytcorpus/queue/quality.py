@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from ..models import Result
+from ..core.models import Result
 from ..quality import dedup
 from .duplicates import clusters, duplicates_of, settle
+from .hooks import CompletionHook, register
 
 __all__ = ["signature_of", "store_completion", "forget", "duplicates_of", "settle",
            "duplicate_clusters", "quality_summary", "format_quality", "copy_side_tables"]
@@ -52,6 +53,9 @@ def store_completion(q: Queue, cur, video_id: str, result: Result, sig=None) -> 
     q._exec(cur, _STORE, (
         json.dumps(result.quality) if result.quality else None, result.language_source,
         license_source, license_source, duplicate_of, rowid))
+
+
+register(CompletionHook("dedup", store_completion, signature_of, settle))
 
 
 def forget(q: Queue, cur, rowid: int) -> None:

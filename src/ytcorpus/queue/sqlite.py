@@ -11,7 +11,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import DatabaseUnavailableError, QueueError
+from ..core.errors import DatabaseUnavailableError, QueueError
 from .base import Queue
 from .compat import shadow_old_schema
 from .schema import SCHEMA_VERSION, create_videos_sql, upgrade_statements

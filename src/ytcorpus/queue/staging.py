@@ -11,12 +11,14 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from .hooks import CompletionHook, register
+
 if TYPE_CHECKING:
-    from ..models import Result
+    from ..core.models import Result
     from .base import Queue
 
 
-def store_audio(q: Queue, cur, video_id: str, result: Result) -> None:
+def store_audio(q: Queue, cur, video_id: str, result: Result, _prepared=None) -> None:
     """Inside complete_many's transaction: what the download cost."""
     if result.audio_bytes is None and not result.audio_format:
         return
@@ -24,6 +26,9 @@ def store_audio(q: Queue, cur, video_id: str, result: Result) -> None:
                  "audio_format = COALESCE(?, audio_format) WHERE video_id = ?",
             (result.audio_bytes, json.dumps(result.audio_format) if result.audio_format
              else None, video_id))
+
+
+register(CompletionHook("audio", store_audio))
 
 
 def mark_staged(q: Queue, worker: str, video_id: str, *, staged_path: str, seconds: float,

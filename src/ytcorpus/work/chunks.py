@@ -13,8 +13,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from ..models import Segment
-from ..vad import SAMPLE_RATE
+from ..core.models import Segment
+from .vad import SAMPLE_RATE
 
 MAX_CHUNK_S = 30.0
 

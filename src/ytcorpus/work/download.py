@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, Iterator
 
-from ..errors import fault_of
+from ..core.errors import fault_of
 from .chunks import Video
 from .pool import ChunkPool
 

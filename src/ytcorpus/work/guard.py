@@ -42,7 +42,7 @@ import sys
 from typing import Any, Sequence
 
 from ..engines.base import EngineContractError, check_results
-from ..errors import DeviceBrokenError, EngineError, NodeFault, last_line
+from ..core.errors import DeviceBrokenError, EngineError, NodeFault, last_line
 
 log = logging.getLogger(__name__)
 

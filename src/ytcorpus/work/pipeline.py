@@ -24,9 +24,9 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..models import Transcript
-from ..prefetch import Prefetcher
-from ..vad import SAMPLE_RATE, stream_speech
+from ..core.models import Transcript
+from ..acquire.prefetch import Prefetcher
+from .vad import SAMPLE_RATE, stream_speech
 from .batch import EngineLoop
 from .chunks import MAX_CHUNK_S, Chunk, Video, cut_chunks
 from .pool import ChunkPool

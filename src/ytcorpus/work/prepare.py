@@ -19,8 +19,8 @@ from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
-from ..audio import iter_mono16k
-from ..vad import SAMPLE_RATE, stream_speech
+from ..core.audio import iter_mono16k
+from .vad import SAMPLE_RATE, stream_speech
 from .chunks import MAX_CHUNK_S, Chunk, Video, cut_chunks
 from .pool import ChunkPool
 

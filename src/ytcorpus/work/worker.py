@@ -20,8 +20,8 @@ import time
 import uuid
 from typing import Any
 
-from ..errors import DeviceBrokenError, YtcorpusError, fault_of
-from ..prefetch import Prefetcher
+from ..core.errors import DeviceBrokenError, YtcorpusError, fault_of
+from ..acquire.prefetch import Prefetcher
 from .batch import EngineLoop
 from .circuit import Circuit
 from .download import Claimer, Downloader, Held
@@ -46,7 +46,7 @@ def _metrics(port: int | None) -> Any:
     """Prometheus gauges (ytcorpus.metrics); a port in use is a ConfigError."""
     if not port:
         return None
-    from ..metrics import WorkerMetrics
+    from ..observe.metrics import WorkerMetrics
 
     return WorkerMetrics(port)
 
@@ -55,7 +55,7 @@ def _progress(queue, config) -> Any:
     """The live line / periodic summary; the queue's size is asked from the progress
     thread only, at most every progress.QUEUE_EVERY_S, from the queue's counters (a few
     rows at any size: the connection is held for microseconds, never for a count)."""
-    from ..progress import WorkProgress
+    from ..observe.progress import WorkProgress
     from ..queue.counts import status_counts
 
     def left() -> int:
@@ -253,10 +253,10 @@ def run_worker(args) -> int:
     model, run until stopped (or empty, with --exit-when-empty)."""
     import signal
 
-    from ..config import FetchConfig, WorkerConfig, build
-    from ..device import check_device
+    from ..core.config import FetchConfig, WorkerConfig, build
+    from ..core.device import check_device
     from ..engines import load_engine
-    from ..fetch import Fetcher
+    from ..acquire.ytdlp import Fetcher
     from ..queue import open_queue
 
     flags = {k: getattr(args, k, None) for k in (
@@ -274,7 +274,7 @@ def run_worker(args) -> int:
     name = worker_name(config.name, engine.device)
     staged = None
     if getattr(args, "stage", None):
-        from ..stage import StagedSource
+        from ..acquire.stage import StagedSource
 
         staged = StagedSource(args.stage, queue, name,
                               download_fallback=not getattr(args, "stage_only", False))

@@ -9,15 +9,14 @@ engine loop (chunk results), in any order; only this thread touches the assembli
 
 from __future__ import annotations
 
-import inspect
 import logging
 import queue
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import video_error
-from ..models import Segment, Transcript
+from ..core.errors import video_error
+from ..core.models import Segment, Transcript
 from .chunks import Chunk, Video
 from .prepare import Prepared
 
@@ -34,25 +33,17 @@ class _Assembly:
 
 
 def _transcript_builder() -> Callable[..., Transcript]:
-    from ..quality import build_transcript
-
-    params = inspect.signature(build_transcript).parameters
-    try:
-        from ..quality import metadata_language
-    except ImportError:
-        metadata_language = None
+    """The writer's way from an engine's raw segments to a Transcript (quality applied)."""
+    from ..quality import build_transcript, metadata_language
 
     def build(video: Video, segments: list[Segment], info: Prepared, engine: Any) -> Transcript:
         language = video.language or getattr(engine, "language", None)
-        extra: dict[str, Any] = {}
-        if "multilingual" in params:
-            extra["multilingual"] = bool(getattr(engine, "multilingual", False))
-        if "regions" in params:
-            extra["regions"] = info.regions  # paragraph breaks at the VAD's long silences
-        if "metadata_language" in params and metadata_language is not None:
-            fetched = video.fetched
-            extra["metadata_language"] = metadata_language(getattr(fetched, "info", None))
-        return build_transcript(segments, info.duration, language, info.speech_s, **extra)
+        fetched = video.fetched
+        return build_transcript(
+            segments, info.duration, language, info.speech_s,
+            multilingual=bool(getattr(engine, "multilingual", False)),
+            regions=info.regions,  # paragraph breaks at the VAD's long silences
+            metadata_language=metadata_language(getattr(fetched, "info", None)))
 
     return build
 
@@ -180,7 +171,7 @@ class QueueStore:
         self.audio_seconds = 0.0
 
     def deliver(self, done: list, failed: list) -> None:
-        from ..tokens import count_tokens_batch
+        from ..core.tokens import count_tokens_batch
 
         tokens = count_tokens_batch([t.text for _, t in done]) if done else []
         results = [(v.key, self._result(v, t, n)) for (v, t), n in zip(done, tokens)]
@@ -225,7 +216,7 @@ class QueueStore:
                     video.key, kind, error)
 
     def _result(self, video, t: Transcript, n_tokens: int):
-        from ..models import Result
+        from ..core.models import Result
 
         info = getattr(video.fetched, "info", None) or {}
         extra = {k: getattr(t, k) for k in ("quality", "language_source")

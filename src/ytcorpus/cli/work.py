@@ -1,0 +1,43 @@
+"""`ytcorpus work`: one worker process (one GPU, or the CPU)."""
+
+from __future__ import annotations
+
+from .args import add_engine_flags, add_queue_flags, open_db, positive_int
+
+
+def register(sub) -> None:
+    s = sub.add_parser("work", help="run one worker: claim, download, transcribe, store",
+                       description="One worker process (one GPU, or the CPU). Exit 0: done or "
+                       "stopped; 75: this node is blocked (network, disk, every route resting); "
+                       "70: the device is broken.")
+    add_engine_flags(s)
+    add_queue_flags(s, "exit when nothing is claimable and nothing is in flight",
+                    "worker name prefix (default host-device)",
+                    "videos in another language fail as wrong_language")
+    add_worker_flags(s)
+    s.set_defaults(func=run)
+
+
+def add_worker_flags(s) -> None:
+    """Flags of the worker process itself (`work`, `cluster`)."""
+    s.add_argument("--prepare-threads", type=positive_int,
+                   help="decode/VAD/chunk threads (default: the cores this process may "
+                        "use, less one)")
+    s.add_argument("--prefetch", type=positive_int,
+                   help="items downloaded ahead at most (default 8)")
+    s.add_argument("--metrics-port", type=positive_int, metavar="PORT",
+                   help="serve this worker's Prometheus metrics on PORT (/metrics)")
+    s.add_argument("--stage", metavar="DIR",
+                   help="read audio staged by `ytcorpus fetch` from DIR (staged rows first)")
+    s.add_argument("--stage-only", action="store_true",
+                   help="with --stage: take only staged rows, never download (no YouTube "
+                        "access needed)")
+
+
+def run(args) -> int:
+    from ..core.config import WorkerConfig, build
+    from ..work.worker import run_worker
+
+    build(WorkerConfig)  # a bad setting is named first (run_worker builds it in full)
+    open_db(args).close()  # a missing database is an error here, not a new empty one
+    return run_worker(args)
