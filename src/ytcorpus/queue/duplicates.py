@@ -149,3 +149,58 @@ def clusters(q: Queue) -> dict[str, list[dict]]:
         r["flags"] = json.loads(r["flags"] or "[]")
         out.setdefault(find(v), []).append(r)
     return {root: members for root, members in out.items() if len(members) > 1}
+
+
+def scheme() -> str:
+    """What the stored signatures and bands were made with (dedup_scheme's one row)."""
+    return (f"words{dedup.SHINGLE_WORDS}-bands{dedup.BANDS}x{dedup.ROWS}"
+            f"-perm{dedup.NUM_PERM}-seed{dedup.SEED}")
+
+
+def resign(q: Queue, page: int = 500) -> int:
+    """Signatures and bands of rows stored under another scheme (an older ytcorpus: word
+    bigrams, 25 bands of 3), computed again from their transcripts, a page per
+    transaction; returns the rows redone (0 when the scheme is current). The schema
+    upgrade already dropped the old bands; a run cut short is taken up by the next open."""
+    with q._read_tx() as cur:
+        q._exec(cur, "SELECT scheme FROM dedup_scheme")
+        row = cur.fetchone()
+    if row is not None and row["scheme"] == scheme():
+        return 0
+    last, done = 0, 0
+    while True:
+        with q._read_tx() as cur:
+            q._exec(cur, "SELECT s.video_rowid, v.transcript FROM minhash_signatures s JOIN "
+                         "videos v ON v.id = s.video_rowid WHERE s.video_rowid > ? "
+                         f"ORDER BY s.video_rowid LIMIT {int(page)}", (last,))
+            rows = [(int(r["video_rowid"]), r["transcript"]) for r in cur.fetchall()]
+        if not rows:
+            break
+        sigs = [(rowid, dedup.signature(text or "")) for rowid, text in rows]
+        with q._write_tx() as cur:
+            if q.backend == "postgres":  # one process writes a page at a time
+                q._exec(cur, "SELECT pg_advisory_xact_lock(?)", (_RESIGN_LOCK,))
+            for rowid, sig in sigs:
+                _store_signature(q, cur, rowid, sig)
+        last, done = rows[-1][0], done + len(rows)
+    with q._write_tx() as cur:
+        q._exec(cur, "DELETE FROM dedup_scheme")
+        q._exec(cur, "INSERT INTO dedup_scheme (scheme) VALUES (?)", (scheme(),))
+    return done
+
+
+_RESIGN_LOCK = 0x79746372
+
+
+def _store_signature(q: Queue, cur, rowid: int, sig) -> None:
+    if sig is None:
+        q._exec(cur, "DELETE FROM minhash_signatures WHERE video_rowid = ?", (rowid,))
+        return
+    bands = [(b, h, rowid) for b, h in dedup.band_hashes(sig)]
+    q._exec(cur, "UPDATE minhash_signatures SET signature = ? WHERE video_rowid = ?",
+            (dedup.to_bytes(sig), rowid))
+    # by key: what a run cut short stored for this row
+    cur.executemany(q._q("DELETE FROM minhash_bands WHERE band = ? AND hash = ? "
+                         "AND video_rowid = ?"), bands)
+    cur.executemany(q._q("INSERT INTO minhash_bands (band, hash, video_rowid) "
+                         "VALUES (?, ?, ?)"), bands)

@@ -173,6 +173,16 @@ def add_column_sql(backend: str, name: str) -> str:
     return f"ALTER TABLE videos ADD COLUMN {name} {decl}"
 
 
+def dedup_scheme_statements() -> list[str]:
+    """The scheme the stored MinHash bands were made with (queue/duplicates.py); bands of
+    another scheme are dropped here and made again by duplicates.resign() on open."""
+    from .duplicates import scheme
+
+    return ["CREATE TABLE IF NOT EXISTS dedup_scheme (scheme TEXT NOT NULL)",
+            "DELETE FROM minhash_bands WHERE NOT EXISTS (SELECT 1 FROM dedup_scheme "
+            f"WHERE scheme = '{scheme()}')"]
+
+
 def upgrade_statements(backend: str, have: set[str]) -> list[str]:
     """After CREATE TABLE IF NOT EXISTS: what brings an existing table to this version."""
     real = "REAL" if backend == "sqlite" else "DOUBLE PRECISION"
@@ -185,5 +195,6 @@ def upgrade_statements(backend: str, have: set[str]) -> list[str]:
                           without_rowid=" WITHOUT ROWID" if backend == "sqlite" else "")
                for sql in QUALITY_TABLES]
             + (COMPLETION_NUMBERS if backend != "sqlite" else [])
+            + dedup_scheme_statements()
             + counts.schema_statements(backend)
             + ["DELETE FROM schema_version"])
