@@ -70,16 +70,32 @@ def _init_worker(src: str | None) -> None:
 
 
 # ---- filling ---------------------------------------------------------------------------
-def fill(q, start: int, stop: int, completed: float, pool) -> None:
-    """Rows start..stop-1: every 1/completed-th one completed with a real text."""
+_POOL: list[str] = []  # the texts of the first --real completed rows, reused after
+
+
+def fill(q, start: int, stop: int, completed: float, pool, real: int) -> None:
+    """Rows start..stop-1: every 1/completed-th one completed. The first `real` completed
+    rows get their own text and its real signature; after them (the MinHash of
+    millions of texts takes hours on 2 cores) a text of that pool and a random
+    signature, so their bands collide as often as unrelated 3-gram texts (never,
+    measured by bench/dedup_bands.py)."""
+    import numpy as np
+
     from ytcorpus.quality import dedup
 
     every = max(1, round(1 / completed)) if completed > 0 else 0
+    rng = np.random.default_rng(start)
     batch = 20_000
     for lo in range(start, stop, batch):
         hi = min(stop, lo + batch)
         done_seeds = [i for i in range(lo, hi) if every and i % every == 0]
-        signed = dict(zip(done_seeds, pool.map(_signed, done_seeds, chunksize=64)))
+        fresh = [i for i in done_seeds if i // every < real]
+        signed = dict(zip(fresh, pool.map(_signed, fresh, chunksize=64)))
+        _POOL.extend(text for text, _ in signed.values())
+        for i in done_seeds:
+            if i not in signed:
+                signed[i] = (_POOL[i % len(_POOL)], dedup.to_bytes(rng.integers(
+                    0, 2**32, dedup.NUM_PERM, dtype=np.uint64).astype(np.uint32)))
         rows = []
         for i in range(lo, hi):
             vid = f"s{i:010d}"
@@ -240,6 +256,9 @@ def main() -> None:
     p.add_argument("--sizes", default="5000,40000")
     p.add_argument("--completed", type=float, default=0.1, help="share of completed rows")
     p.add_argument("--samples", type=int, default=200)
+    p.add_argument("--real", type=int, default=1_000_000_000,
+                   help="completed rows with their own text and real signature (the rest "
+                        "reuse those texts with random signatures)")
     p.add_argument("--rate-seconds", type=float, default=15.0)
     p.add_argument("--procs", default="1,2,4")
     p.add_argument("--src", help="another tree's src/ (e.g. the commit before)")
@@ -272,12 +291,13 @@ def main() -> None:
             have = 0
             for size in sizes:
                 t0 = time.time()
-                fill(q, have, size, args.completed, pool)
+                fill(q, have, size, args.completed, pool, args.real)
                 have = size
                 if q.backend == "postgres":  # as autovacuum would have by then
                     with q._write_tx() as cur:
                         q._exec(cur, "ANALYZE")
-                print(f"\n{size:,} rows ({args.completed:.0%} completed), filled in "
+                print(f"\n{size:,} rows ({args.completed:.0%} completed, "
+                      f"{min(args.real, int(size * args.completed)):,} real signatures), filled in "
                       f"{time.time() - t0:.0f} s, {bytes_per_row(q, size)}")
                 res = measure(q, args.samples, seed0=10_000_000 + size)
                 for name, ms in res.items():
