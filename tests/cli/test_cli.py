@@ -60,7 +60,7 @@ def test_requeue_needs_a_target_and_requeues(tmp_path):
         q.add(["aaaaaaaaaa1", "aaaaaaaaaa2"])
         a, b = q.claim("w", 2, lease_s=0.01)
         q.fail("w", a.video_id, PermanentError("boom", kind="corrupt"))
-    assert run_cli("--db", db, "requeue").returncode == 1
+    assert run_cli("--db", db, "requeue").returncode == 2  # a usage error
     out = run_cli("--db", db, "requeue", "--errors", "corrupt", "--stale")
     assert out.returncode == 0, out.stderr
     assert "stale leases returned to pending: 1" in out.stdout

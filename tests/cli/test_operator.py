@@ -63,7 +63,7 @@ def test_export_dash_writes_jsonl_to_stdout(db, tmp_path):
     assert not (tmp_path / "-").exists()
     assert "exported 3 rows" in out.stderr
     bad = run_cli("--db", db, "export", "-", "--format", "parquet", cwd=tmp_path)
-    assert bad.returncode == 1 and "JSONL only" in bad.stderr
+    assert bad.returncode == 2 and "JSONL only" in bad.stderr
 
 
 def test_parquet_types_and_metadata(db, tmp_path):

@@ -101,11 +101,11 @@ def test_url_goes_through_the_fetcher(media_server, tmp_path):
 
 def test_several_inputs_to_stdout_need_output_dir_or_json(tmp_path):
     run = run_cli("transcribe", str(ARCTIC), str(ARCTIC), "--format", "srt")
-    assert run.returncode == 1 and "-o DIR" in run.stderr and "Traceback" not in run.stderr
+    assert run.returncode == 2 and "-o DIR" in run.stderr and "Traceback" not in run.stderr
     run = run_cli("transcribe", str(ARCTIC), "--format", "txt,srt")
-    assert run.returncode == 1 and "several formats" in run.stderr
+    assert run.returncode == 2 and "several formats" in run.stderr
     run = run_cli("transcribe", str(ARCTIC), "--format", "docx")
-    assert run.returncode == 1 and "choose from" in run.stderr
+    assert run.returncode == 2 and "choose from" in run.stderr
 
 
 def test_cuda_on_a_cpu_machine_fails_before_loading_weights(tmp_path):

@@ -68,6 +68,8 @@ class FetchFleetWorker:
                 if self.max_videos and self.claimed >= self.max_videos:
                     return None
                 claims = self.queue.claim(self.name, 1, self.lease, staged=False)
+                if not claims and self.queue.reap_expired():  # rows of dead fetchers
+                    claims = self.queue.claim(self.name, 1, self.lease, staged=False)
                 if claims:
                     self.claimed += 1
                     self.held.add(claims[0].video_id)
@@ -128,7 +130,9 @@ class FetchFleetWorker:
             self.staged += 1
             log.info("staged %s: %.1f s audio, %d bytes", video_id, seconds, size)
         else:  # the lease was lost meanwhile: another worker has the row
-            self.store.remove(rel)
+            self.store.remove(rel)  # a name of this staging's own: never another's copy
+            log.warning("lost the lease of %s while staging it: removed its own copy",
+                        video_id)
 
     def _failed(self, video_id: str, exc: YtcorpusError) -> None:
         if isinstance(exc, AllRoutesResting) or _fault_of(exc) == "node" or \

@@ -10,60 +10,205 @@ a staged file is deleted once its row is stored or has failed for good (`sweep`)
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
+import shutil
+import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
-from ..core.errors import ConfigError, YtcorpusError
-from .ytdlp import FetchedAudio
+from ..core.errors import ConfigError, NodeFault, UsageError, YtcorpusError
+from ..core.storage import filesystem, is_url, protocol, redact_url
 from ..queue.staging import staged_backlog, unstage
+from .ytdlp import FetchedAudio
 
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 30.0
 
 
+class StageCopyError(NodeFault):
+    """A staged copy that cannot be used (missing, truncated, altered, or a path outside
+    the store): never the video's fault. The row is unstaged and released uncharged (or
+    downloaded again when the worker may download)."""
+
+    kind = "node"
+
+
+# <prefix>/<video_id>.<claim nonce>.<bytes>.<blake2b-128 hex><ext>: every staging of a row
+# has a name of its own (a late fetcher can only remove its own copy) and carries the
+# length and checksum the reader verifies.
+_NAME = re.compile(r"^(?P<vid>.+)\.(?P<nonce>[0-9a-f]{12})\.(?P<size>\d+)\."
+                   r"(?P<sum>[0-9a-f]{32})(?P<ext>\.[A-Za-z0-9]{1,8})?$")
+# object stores publish an object only once its upload completed: no temporary key needed
+_ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
+
+
+def checksum(path: Path) -> tuple[int, str]:
+    """(bytes, blake2b-128 hex) of a local file."""
+    h = hashlib.blake2b(digest_size=16)
+    size = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+            size += len(block)
+    return size, h.hexdigest()
+
+
+def confine(rel: str | None) -> str:
+    """A staged path read from the database, checked to name an object inside the store:
+    relative, no `..`/`.`/empty parts, no scheme, no backslash. Raises StageCopyError."""
+    text = str(rel or "")
+    parts = text.split("/")
+    if (not text or text.startswith("/") or "\\" in text or "\x00" in text or ":" in parts[0]
+            or any(p in ("", ".", "..") for p in parts) or len(parts) > 4):
+        raise StageCopyError(f"staged path {text!r} is outside the stage store: refused")
+    return text
+
+
 class StageStore:
-    """A folder of staged audio: `<store>/<first two id chars>/<video_id>.<ext>`."""
+    """Staged audio in a local folder or an fsspec URL (s3://bucket/prefix, gs://...):
+    `<store>/<first two id chars>/<video_id>.<nonce>.<bytes>.<checksum><ext>`.
+    Credentials and endpoints come from the standard environment (AWS_ACCESS_KEY_ID,
+    AWS_ENDPOINT_URL, GOOGLE_APPLICATION_CREDENTIALS, ...), never from the database."""
 
     def __init__(self, root: str | os.PathLike):
-        self.root = Path(root).expanduser()
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"--stage {self.root}: cannot create it: {exc.strerror}") from None
+        text = str(root)
+        self.remote = is_url(text)
+        self.url = redact_url(text)
+        if self.remote:
+            self.fs, self.prefix = filesystem(text)
+            self.root = None
+        else:
+            self.fs, self.prefix = None, ""
+            self.root = Path(text.removeprefix("file://")).expanduser()
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"--stage {self.root}: cannot create it: "
+                                  f"{exc.strerror}") from None
+
+    def describe(self) -> str:
+        return self.url if self.remote else str(self.root)
 
     def path(self, rel: str) -> Path:
-        return self.root / rel
+        """The local file of a staged path (a local store only)."""
+        if self.root is None:
+            raise ConfigError(f"{self.url} is not a local folder")
+        return self.root / confine(rel)
+
+    def key(self, rel: str) -> str:
+        return f"{self.prefix}/{confine(rel)}"
 
     def put(self, src: Path, video_id: str) -> tuple[str, int]:
-        """Move a downloaded file into the store; returns (relative path, bytes). A reader
-        never sees a partial file: it is written under a temp name, then renamed."""
-        rel = f"{video_id[:2]}/{video_id}{src.suffix}"
+        """Stage a downloaded file under a name of its own (nonce, length, checksum);
+        returns (relative path, bytes). A reader never sees a partial object: a local
+        file is written under a temp name then renamed; an object store publishes an
+        object only when its upload completed; and the row names the object only after
+        (mark_staged is the marker written last)."""
+        size, digest = checksum(src)
+        safe = re.sub(r"[^A-Za-z0-9_-]", "_", video_id)
+        rel = f"{safe[:2]}/{safe}.{uuid.uuid4().hex[:12]}.{size}.{digest}{src.suffix}"
+        try:
+            if self.remote:
+                self._put_remote(src, rel)
+                src.unlink(missing_ok=True)
+            else:
+                self._put_local(src, rel)
+        except OSError as exc:
+            raise YtcorpusError(f"cannot stage {video_id} in {self.describe()}: {exc}",
+                                kind="disk_full" if getattr(exc, "errno", 0) == 28
+                                else "node") from exc
+        return rel, size
+
+    def _put_local(self, src: Path, rel: str) -> None:
         final = self.root / rel
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
+        tmp = final.parent / f".{final.name}.tmp"
         try:
             try:
                 os.replace(src, tmp)  # same filesystem: a rename
             except OSError:
-                import shutil
-
                 shutil.copyfile(src, tmp)  # another filesystem (a network store)
                 src.unlink(missing_ok=True)
             os.replace(tmp, final)
-        except OSError as exc:
+        except OSError:
             tmp.unlink(missing_ok=True)
-            raise YtcorpusError(f"cannot stage {video_id} in {self.root}: {exc}",
-                                kind="disk_full" if exc.errno == 28 else "stage") from exc
-        return rel, final.stat().st_size
+            raise
+
+    def _put_remote(self, src: Path, rel: str) -> None:
+        final = self.key(rel)
+        if protocol(self.fs) in _ATOMIC_PUT:
+            self.fs.put_file(str(src), final)
+            return
+        tmp = f"{final}.tmp"
+        self.fs.put_file(str(src), tmp)
+        self.fs.mv(tmp, final)
+
+    def open(self, rel: str, work_dir: Path) -> tuple[Path, bool]:
+        """A verified local copy of a staged object: (path, owned). Raises StageCopyError
+        when the path is refused, the object is gone, or its length or checksum differ
+        from what its name says."""
+        rel = confine(rel)
+        if not self.remote:
+            path = self.root / rel
+            if not path.is_file():
+                raise StageCopyError(f"staged audio {rel} is gone")
+            verify(path, rel)
+            return path, False
+        local = Path(work_dir) / f"staged-{uuid.uuid4().hex[:8]}-{Path(rel).name}"
+        local.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.fs.get_file(self.key(rel), str(local))
+        except FileNotFoundError:
+            local.unlink(missing_ok=True)
+            raise StageCopyError(f"staged audio {rel} is gone from {self.url}") from None
+        except OSError as exc:
+            local.unlink(missing_ok=True)
+            raise StageCopyError(f"cannot read staged audio {rel} from {self.url}: "
+                                 f"{exc}") from None
+        try:
+            verify(local, rel)
+        except StageCopyError:
+            local.unlink(missing_ok=True)
+            raise
+        return local, True
 
     def remove(self, rel: str) -> None:
-        self.path(rel).unlink(missing_ok=True)
+        """Delete one staged object (a path outside the store is refused, not deleted)."""
+        try:
+            rel = confine(rel)
+        except StageCopyError as exc:
+            log.warning("%s", exc)
+            return
+        if not self.remote:
+            (self.root / rel).unlink(missing_ok=True)
+            return
+        try:
+            self.fs.rm_file(self.key(rel))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("could not delete staged %s: %s", rel, exc)
+
+
+def verify(path: Path, rel: str) -> None:
+    """The copy's length and checksum against its name (legacy names: not empty)."""
+    m = _NAME.match(rel.rsplit("/", 1)[-1])
+    size, digest = checksum(path)
+    if m is None:
+        if size == 0:
+            raise StageCopyError(f"staged audio {rel} is empty")
+        return
+    if size != int(m.group("size")):
+        raise StageCopyError(f"staged audio {rel} has {size} bytes, staged with "
+                             f"{m.group('size')}: a bad copy")
+    if digest != m.group("sum"):
+        raise StageCopyError(f"staged audio {rel} does not match its checksum: a bad copy")
 
 
 def audio_seconds(path: Path) -> float:
@@ -85,7 +230,7 @@ def parse_max_staged(text: str | None) -> tuple[float | None, int | None]:
 
     size = parse_bytes(text.strip().upper().removesuffix("B") or "x")
     if not size:
-        raise ConfigError(f"--max-staged {text!r}: give hours (10h) or a size (50GB)")
+        raise UsageError(f"--max-staged {text!r}: give hours (10h) or a size (50GB)")
     return None, int(size)
 
 
@@ -114,21 +259,25 @@ class Backlog:
 
 
 class StagedSource:
-    """What a GPU worker's download stage uses with `--stage DIR`.
+    """What a GPU worker's download stage uses with `--stage DIR|URL`.
 
     claim(n, lease): staged rows first; then (download_fallback) any other row.
-    fetch(claim): the staged audio as a FetchedAudio (not owned: the worker's cleanup
-    leaves it), or None when the row is not staged (or its file is gone: the row is
-    unstaged so a fetch worker stages it again) -> the caller downloads it itself.
-    sweep(): deletes the staged files of rows stored or failed for good (also run from
+    fetch(claim): the staged audio, verified (length and checksum), as a FetchedAudio;
+    None when the row is not staged or its copy is bad and the worker may download it
+    itself. With --stage-only (download_fallback False) a bad or missing copy raises
+    StageCopyError: the row is released uncharged, unstaged for a fetcher to stage it
+    again, and never downloaded here. A bad copy is deleted (its name is this row's
+    staging's own) and never charged to the video.
+    sweep(): deletes the staged objects of rows stored or failed for good (also run from
     fetch every 30 s and by `ytcorpus fetch`).
     """
 
-    def __init__(self, root: str | os.PathLike, queue, worker: str, *,
-                 download_fallback: bool = True):
-        self.store = StageStore(root)
+    def __init__(self, root: str | os.PathLike | StageStore, queue, worker: str, *,
+                 download_fallback: bool = True, work_dir: str | os.PathLike | None = None):
+        self.store = root if isinstance(root, StageStore) else StageStore(root)
         self.queue, self.worker = queue, worker
         self.download_fallback = download_fallback
+        self.work_dir = Path(work_dir) if work_dir else Path(tempfile.gettempdir())
         self._handed: dict[str, str] = {}  # video_id -> staged rel path, until swept
         self._lock = threading.Lock()
         self._swept = time.monotonic()
@@ -144,21 +293,38 @@ class StagedSource:
             self.sweep()
         rel = getattr(claim, "staged_path", None)
         if not rel:
+            if not self.download_fallback:
+                raise StageCopyError(f"{claim.video_id} is not staged (--stage-only never "
+                                     "downloads)")
             return None
-        path = self.store.path(rel)
-        if not path.is_file():
-            log.warning("staged audio of %s is gone (%s): downloading it again", claim.video_id,
-                        path)
-            unstage(self.queue, self.worker, claim.video_id)
-            return None
+        try:
+            path, owned = self.store.open(rel, self.work_dir)
+        except StageCopyError as exc:
+            return self._bad_copy(claim, rel, exc)
         with self._lock:
             self._handed[claim.video_id] = rel
-        return FetchedAudio(claim.video_id, path, owned=False,
+        return FetchedAudio(claim.video_id, path, owned=owned,
                             info={"title": claim.title, "staged": True},
                             audio_bytes=path.stat().st_size)
 
+    def _bad_copy(self, claim, rel: str, exc: StageCopyError) -> None:
+        """Forget the copy (delete it unless its path was refused), then download the row
+        here, or (--stage-only) hand the error on: the row goes back uncharged."""
+        try:
+            confine(rel)
+            self.store.remove(rel)
+        except StageCopyError:
+            pass  # a path outside the store: nothing is read or deleted
+        unstage(self.queue, self.worker, claim.video_id)
+        if self.download_fallback:
+            log.warning("%s: downloading %s again", exc, claim.video_id)
+            return None
+        log.warning("%s: released %s uncharged for a fetcher to stage it again", exc,
+                    claim.video_id)
+        raise exc
+
     def sweep(self) -> int:
-        """Delete staged files of the rows handed out that are now completed or error."""
+        """Delete staged objects of the rows handed out that are now completed or error."""
         self._swept = time.monotonic()
         with self._lock:
             handed = dict(self._handed)

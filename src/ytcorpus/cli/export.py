@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 
+from ..core.storage import redact_url
 
 
 def register(sub) -> None:
-    s = sub.add_parser("export", help="write completed transcripts as JSONL/Parquet",
+    s = sub.add_parser("export", help="write completed transcripts as JSONL/Parquet (a folder or s3://...)",
                        description="OUT ending in .jsonl, .jsonl.zst or .parquet is one file; "
                        "any other OUT is a folder of numbered shards plus .manifest.json "
+                       "(a local folder, or an fsspec URL such as s3://bucket/prefix with "
+                       "credentials from the environment) "
                        "(hidden, so datasets and pyarrow read the folder as it is).")
     s.add_argument("out", metavar="OUT")
     s.add_argument("--format", choices=["jsonl", "jsonl.zst", "parquet"])
@@ -69,7 +72,8 @@ def run(args) -> int:
                                    manifest_extra=cleaner.report if cleaner else None,
                                    overwrite=getattr(args, "overwrite", False),
                                    previous=previous)
-    where = args.out if "files" in manifest else f"{args.out} ({len(manifest['shards'])} shards)"
+    shown = redact_url(args.out)
+    where = shown if "files" in manifest else f"{shown} ({len(manifest['shards'])} shards)"
     where = "stdout" if args.out == "-" else where
     print(f"exported {manifest['rows']:,} rows, {manifest['tokens']:,} tokens, "
           f"{manifest['audio_seconds'] / 3600:,.2f} h of audio to {where}",

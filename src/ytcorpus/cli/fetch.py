@@ -24,9 +24,14 @@ def register(sub) -> None:
                        "Exits 75 with --exit-when-empty when every proxy is resting.",
                        epilog="examples:\n  ytcorpus fetch --stage /mnt/stage --download-threads 8 "
                               "--max-staged 20h\n  YTCORPUS_PROXIES='http://p1:8080|p1.txt,"
-                              "http://p2:8080' ytcorpus fetch --stage /mnt/stage")
-    s.add_argument("--stage", required=True, metavar="DIR",
-                   help="stage folder shared with the GPU workers (local or network)")
+                              "http://p2:8080' ytcorpus fetch --stage /mnt/stage\n"
+                              "  AWS_ENDPOINT_URL=http://minio:9000 ytcorpus fetch --stage "
+                              "s3://audio/stage")
+    s.add_argument("--stage", required=True, metavar="DIR|URL",
+                   help="stage store shared with the GPU workers: a folder (local or "
+                        "network) or an fsspec URL (s3://bucket/prefix, gs://...; "
+                        "credentials and endpoint from the environment, e.g. "
+                        "AWS_ENDPOINT_URL)")
     add_queue_flags(s, "exit when nothing is left to stage and nothing is in flight",
                     "worker name (default host-fetch-pid)",
                     "a video whose page states another fails as wrong_language before "

@@ -28,7 +28,8 @@ SQLite file or a postgresql:// URL.
 
 
 # the subcommands, in the order `ytcorpus --help` lists them: one module each
-COMMANDS = ("init", "add", "discover", "work", "launch", "fetch", "stats", "monitor", "errors",
+COMMANDS = ("init", "add", "discover", "work", "launch", "fetch", "cluster", "stats",
+            "monitor", "errors",
             "requeue", "export", "config", "download", "transcribe", "migrate")
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..core.errors import ConfigError, YtcorpusError
+from ..core.errors import ConfigError, UsageError, YtcorpusError
 from ..output.formats import parse_formats, render, to_record, write_atomic
 from ..core.device import check_device
 from ..core.models import Transcript
@@ -235,11 +235,11 @@ def _check_outputs(out_dir: Path | None, formats: list[str], inputs: list[Input]
                    skip_existing: bool) -> None:
     if out_dir is None:
         if skip_existing:
-            raise ConfigError("--skip-existing needs -o DIR")
+            raise UsageError("--skip-existing needs -o DIR")
         if formats != ["json"] and len(formats) > 1:
-            raise ConfigError("several formats need -o DIR (one file per input and format)")
+            raise UsageError("several formats need -o DIR (one file per input and format)")
         if formats != ["json"] and len(inputs) > 1:
-            raise ConfigError(f"{len(inputs)} inputs: give -o DIR for one file per input, "
+            raise UsageError(f"{len(inputs)} inputs: give -o DIR for one file per input, "
                               "or --format json for one JSON array on stdout")
         return
     try:

@@ -27,8 +27,10 @@ def add_worker_flags(s) -> None:
                    help="items downloaded ahead at most (default 8)")
     s.add_argument("--metrics-port", type=positive_int, metavar="PORT",
                    help="serve this worker's Prometheus metrics on PORT (/metrics)")
-    s.add_argument("--stage", metavar="DIR",
-                   help="read audio staged by `ytcorpus fetch` from DIR (staged rows first)")
+    s.add_argument("--stage", metavar="DIR|URL",
+                   help="read audio staged by `ytcorpus fetch` from DIR or an fsspec URL "
+                        "(s3://bucket/prefix; credentials from the environment), staged "
+                        "rows first")
     s.add_argument("--stage-only", action="store_true",
                    help="with --stage: take only staged rows, never download (no YouTube "
                         "access needed)")

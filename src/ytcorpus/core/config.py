@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, TypeVar
 
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -188,12 +188,17 @@ def _coerce(f: dataclasses.Field, raw: Any, where: str) -> Any:
         shown = text if text is not None else raw
         want = {"int": "a whole number", "float": "a number", "bool": "true or false",
                 "tuple": "a list", "str": "a string"}[kind]
-        raise ConfigError(f"{where}={shown!r} is not valid: must be {want}") from None
+        raise _bad(where)(f"{where}={shown!r} is not valid: must be {want}") from None
     check = f.metadata.get("check") or CHECKS.get(f.name)
     problem = check(value) if check and value is not None else None
     if problem:
-        raise ConfigError(f"{where}={raw!r} is not valid: {problem}")
+        raise _bad(where)(f"{where}={raw!r} is not valid: {problem}")
     return value
+
+
+def _bad(where: str) -> type[ConfigError]:
+    """A flag's bad value is a usage error (exit 2); a file's or variable's, a ConfigError."""
+    return UsageError if where.startswith("--") else ConfigError
 
 
 def table_of(cls: type) -> str:

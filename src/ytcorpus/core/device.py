@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 
 def check_device(device: str | None, engine: str | None) -> str:
@@ -53,4 +53,4 @@ def resolve_device(device: str | None) -> str:
     if device == "cpu" or device == "cuda" or (device.startswith("cuda:")
                                                 and device[5:].isdigit()):
         return device
-    raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, not {device!r}")
+    raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, not {device!r}")

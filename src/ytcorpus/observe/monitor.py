@@ -210,17 +210,17 @@ def render(d: dict):
 
 def parse_count(text: str | float) -> float:
     """100B, 10M, 1.5K, 2e9 or 1000000 -> a number (the --target token count)."""
-    from ..core.errors import ConfigError
+    from ..core.errors import UsageError
 
     raw = str(text).strip().replace(",", "").replace("_", "")
     scale = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}.get(raw[-1:].upper(), 1.0)
     try:
         value = float(raw[:-1] if scale != 1.0 else raw) * scale
     except ValueError:
-        raise ConfigError(f"--target {text!r}: give a token count like 100B, 10M, 1.5K "
+        raise UsageError(f"--target {text!r}: give a token count like 100B, 10M, 1.5K "
                           "or 1000000") from None
     if value <= 0:
-        raise ConfigError(f"--target {text!r}: must be more than 0")
+        raise UsageError(f"--target {text!r}: must be more than 0")
     return value
 
 

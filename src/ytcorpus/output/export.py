@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..core.errors import YtcorpusError
-from .manifest import high_water, prepare_folder, write_manifest
+from ..core.errors import UsageError, YtcorpusError
+from ..core.storage import is_url
 from ..core.tokens import TOKENIZER_NAME
+from .manifest import MANIFEST, high_water, prepare_folder, write_manifest
 
 FIELDS = ["video_id", "title", "transcript", "duration_seconds", "speed_ratio", "source", "url",
           "channel", "license", "language", "tokens", "model", "completed_at", "segments",
@@ -184,8 +185,9 @@ class ShardedExport:
     """Numbered shards part-00000.<ext> in a folder, rolled by rows or bytes, + manifest."""
 
     def __init__(self, folder: Path, fmt: str, max_rows: int | None, max_bytes: int | None,
-                 first: int = 0):
+                 first: int = 0, on_close=None):
         self.folder, self.fmt, self.first = folder, fmt, first  # first: the next shard number
+        self.on_close = on_close  # called with each finished shard's path (remote upload)
         self.max_rows, self.max_bytes = max_rows, max_bytes
         self.shards: list[dict] = []
         self._writer = None
@@ -202,6 +204,8 @@ class ShardedExport:
             self.shards.append({"file": self._writer.path.name, "rows": self._rows,
                                 "tokens": self._tokens,
                                 "bytes": self._writer.path.stat().st_size})
+            if self.on_close is not None:
+                self.on_close(self._writer.path)
             self._writer = None
 
     def write(self, record: dict) -> None:
@@ -228,16 +232,36 @@ def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
     `previous` (its manifest: add shards after them, see export_incremental)."""
     fmt, single = detect_format(out, fmt)
     max_rows, max_bytes = parse_shard_size(shard_size)
-    target = Path(out)
+    if is_url(out):
+        from .remote import RemoteFolder
+
+        remote = RemoteFolder(out.rsplit("/", 1)[0] if single else out)
+        try:
+            return _export(rows, out, fmt, single, max_rows, max_bytes, progress,
+                           exclude_flags, keep, manifest_extra, overwrite, previous, remote)
+        finally:
+            remote.close()
+    return _export(rows, out, fmt, single, max_rows, max_bytes, progress, exclude_flags,
+                   keep, manifest_extra, overwrite, previous, None)
+
+
+def _export(rows, out, fmt, single, max_rows, max_bytes, progress, exclude_flags, keep,
+            manifest_extra, overwrite, previous, remote) -> dict:
+    target = Path(out) if remote is None else remote.local / out.rsplit("/", 1)[-1]
     try:
         if out == "-":
             if fmt != "jsonl":
-                raise YtcorpusError(f"export -: stdout takes JSONL only, not {fmt}")
+                raise UsageError(f"export -: stdout takes JSONL only, not {fmt}")
             single, writer = True, StdoutJsonlWriter()
         elif single:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.partial")
             writer = WRITERS[fmt](tmp)
+        elif remote is not None:
+            first = remote.prepare(overwrite, previous, fmt)
+            target = remote.local
+            writer = ShardedExport(target, fmt, max_rows, max_bytes, first,
+                                   on_close=remote.upload)
         else:
             target.mkdir(parents=True, exist_ok=True)
             first = prepare_folder(target, overwrite, previous, fmt)
@@ -281,16 +305,19 @@ def export_rows(rows: Iterable[dict], out: str, fmt: str | None = None,
         manifest["files"] = ["-"]
     elif single:
         os.replace(tmp, target)
+        if remote is not None:
+            remote.upload(target)
         manifest["files"] = [target.name]
     else:
         manifest["shards"] = writer.shards
         manifest = write_manifest(target, manifest, previous, high)
+        if remote is not None:  # last: a reader trusting the manifest finds every shard
+            remote.upload(target / MANIFEST)
     return manifest
 
 
 def check_flags(text: str | None) -> list[str]:
     """`--exclude-flags a,b`: the names, each one a flag rows can carry (else a usage error)."""
-    from ..core.errors import UsageError
     from ..quality.flags import KNOWN_FLAGS
 
     names = [f.strip() for f in (text or "").split(",") if f.strip()]
@@ -312,9 +339,15 @@ def incremental_start(args) -> tuple[dict | None, int | None]:
                             "choose one")
     from .manifest import read_manifest
 
-    previous = read_manifest(args.out)
+    remote = None
+    if is_url(args.out):
+        from .remote import RemoteFolder
+
+        remote = RemoteFolder(args.out)
+        remote.close()  # only its listing is needed here
+    previous = read_manifest(args.out) if remote is None else remote.read_manifest()
     if previous is None:
-        if any(Path(args.out).glob("part-*")):
+        if (remote.parts() if remote is not None else any(Path(args.out).glob("part-*"))):
             raise YtcorpusError(f"{args.out} holds shards but no manifest, so where the last "
                                 "export ended is unknown: use --overwrite, or a new folder")
         previous = {}  # a first incremental export: everything so far

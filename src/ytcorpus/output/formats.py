@@ -48,13 +48,13 @@ def render(fmt: str, name: str, t: Transcript) -> str:
 
 def parse_formats(text: str) -> list[str]:
     """'txt,srt' -> ['txt', 'srt']; 'all' -> every format."""
-    from ..core.errors import ConfigError
+    from ..core.errors import UsageError
 
     wanted = list(FORMATS) if text.strip() == "all" else \
         [f.strip().lower() for f in text.split(",") if f.strip()]
     bad = [f for f in wanted if f not in FORMATS]
     if bad or not wanted:
-        raise ConfigError(f"--format {text!r}: choose from {', '.join(FORMATS)} "
+        raise UsageError(f"--format {text!r}: choose from {', '.join(FORMATS)} "
                           "(comma-separated, or all)")
     return list(dict.fromkeys(wanted))
 

@@ -217,6 +217,22 @@ class Queue(ABC):
             return self._update_held(cur, "status = 'pending', worker = NULL, lease_until = NULL",
                                      (), worker, video_ids)
 
+    @_patient
+    def release_worker(self, worker: str) -> int:
+        """Every row of a worker lost with its machine back to pending, uncharged (no
+        attempt, no crash): its exact name, or any name `worker-...` built from that prefix.
+        A worker process that died on a live machine is a crash instead: its rows stay
+        leased until the lease ends, and reaping counts the crash."""
+        like = worker.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"
+        with self._write_tx() as cur:
+            self._exec(cur, "UPDATE videos SET status = 'pending', worker = NULL, "
+                            "lease_until = NULL WHERE status = 'processing' "
+                            "AND (worker = ? OR worker LIKE ? ESCAPE '\\')", (worker, like))
+            released = cur.rowcount
+            self._exec(cur, "DELETE FROM workers WHERE worker = ? OR worker LIKE ? ESCAPE '\\'",
+                       (worker, like))
+        return released
+
     def _update_held(self, cur, assignments: str, values: tuple, worker: str,
                      video_ids: Sequence[str]) -> int:
         """UPDATE rows this worker holds (processing), in chunks; returns rows changed."""

@@ -248,15 +248,13 @@ class _Sink:
         self.worker.fatal(error)
 
 
-def run_worker(args) -> int:
-    """`ytcorpus work`: build config (defaults < config file < env < flags), load the
-    model, run until stopped (or empty, with --exit-when-empty)."""
-    import signal
-
+def build_worker(args) -> tuple[Worker, Any]:
+    """The worker of `ytcorpus work` (or of a `cluster` actor) from flags, env and config
+    (defaults < config file < env < flags), model loaded: (worker, queue)."""
+    from ..acquire.ytdlp import Fetcher
     from ..core.config import FetchConfig, WorkerConfig, build
     from ..core.device import check_device
     from ..engines import load_engine
-    from ..acquire.ytdlp import Fetcher
     from ..queue import open_queue
 
     flags = {k: getattr(args, k, None) for k in (
@@ -277,11 +275,25 @@ def run_worker(args) -> int:
         from ..acquire.stage import StagedSource
 
         staged = StagedSource(args.stage, queue, name,
-                              download_fallback=not getattr(args, "stage_only", False))
+                              download_fallback=not getattr(args, "stage_only", False),
+                              work_dir=fetch_config.work_dir)
     worker = Worker(queue, engine, Fetcher(fetch_config), config, name,
                     max_duration=fetch_config.max_duration,
                     metrics=_metrics(config.metrics_port), staged=staged,
                     progress=_progress(queue, config))
+    log.info("worker %s ready: engine %s, model %s, device %s, batch %d, prepare threads %d, "
+             "queue %s", name, engine.name, engine.model_name, engine.device, engine.batch_size,
+             getattr(config, "prepare_threads", 0) or default_prepare_threads(),
+             queue.describe())
+    return worker, queue
+
+
+def run_worker(args) -> int:
+    """`ytcorpus work`: build the worker, run until stopped (or empty, with
+    --exit-when-empty); SIGTERM/SIGINT stop it cleanly."""
+    import signal
+
+    worker, queue = build_worker(args)
 
     def on_signal(signum, _frame):
         log.info("signal %d: finishing the batch in flight, releasing the rest", signum)
@@ -289,10 +301,6 @@ def run_worker(args) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.info("worker %s ready: engine %s, model %s, device %s, batch %d, prepare threads %d, "
-             "queue %s", name, engine.name, engine.model_name, engine.device, engine.batch_size,
-             getattr(config, "prepare_threads", 0) or default_prepare_threads(),
-             queue.describe())
     try:
         return worker.run()
     finally:

@@ -1,0 +1,32 @@
+"""`ytcorpus cluster` flags and errors that need no Ray cluster."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from conftest import run_cli
+from ytcorpus.cluster import import_ray
+from ytcorpus.core.errors import ConfigError
+from ytcorpus.queue import open_queue
+
+
+def test_without_ray_the_error_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    with pytest.raises(ConfigError, match=r'pip install "ytcorpus\[cluster\]"'):
+        import_ray()
+
+
+def test_fetchers_need_a_stage_store_and_a_missing_database_is_refused(tmp_path):
+    db = str(tmp_path / "q.db")
+    with open_queue(db) as q:
+        q.add(["aaaaaaaaaaa"])
+    r = run_cli("--db", db, "cluster", "--address", "127.0.0.1:1", "--fetchers", "2")
+    assert r.returncode == 2 and "--stage" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("--db", str(tmp_path / "none.db"), "cluster", "--address", "127.0.0.1:1")
+    assert r.returncode != 0 and "none.db" in r.stderr and "Traceback" not in r.stderr
+    help_text = run_cli("cluster", "--help").stdout
+    for flag in ("--address", "--workers-per-gpu", "--cpu-workers", "--fetchers",
+                 "--stage-only", "--engine", "--exit-when-empty"):
+        assert flag in help_text
