@@ -83,6 +83,11 @@ def test_counters_follow_every_transition(db_url):
     assert exact(q)["kinds"].get("worker_crash", 0) > 0
     q.requeue_errors()
     exact(q)
+    held = exact(q)["processing"]
+    q.claim("lost-node-1", 3)  # a machine lost: its rows back uncharged
+    assert exact(q)["processing"] == held + 3
+    q.release_worker("lost-node")
+    assert exact(q)["processing"] == held
     q.close()
 
 
