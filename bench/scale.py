@@ -207,12 +207,52 @@ def measure(q, samples: int, seed0: int) -> dict[str, list[float]]:
     return res
 
 
+def buffers(q) -> str:
+    """PostgreSQL: shared buffers each per-call query touches (EXPLAIN ANALYZE BUFFERS),
+    the work done whatever the machine's load; and the old COUNT(*) GROUP BY for scale."""
+    from ytcorpus.quality import dedup
+    from ytcorpus.queue.duplicates import _candidates_sql
+
+    now = time.time()
+    with q._read_tx() as cur:
+        q._exec(cur, "SELECT video_rowid, signature FROM minhash_signatures "
+                     "ORDER BY video_rowid LIMIT 1")
+        row = cur.fetchone()
+        params: list = []
+        for b, h in dedup.band_hashes(dedup.from_bytes(row["signature"])):
+            params += [b, h, row["video_rowid"]]
+        queries = {
+            "claim": ("SELECT id FROM videos WHERE status = 'pending' AND not_before <= ? "
+                      "ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED", (now,)),
+            "stats": ("SELECT status, kind, SUM(n) AS n FROM queue_counts "
+                      "GROUP BY status, kind", ()),
+            "retry": ("SELECT COUNT(*) AS n FROM videos WHERE status = 'pending' "
+                      "AND not_before > 0 AND not_before > ?", (now,)),
+            "reap": ("SELECT id FROM videos WHERE status = 'processing' "
+                     "AND lease_until < ?", (now,)),
+            "dedup lookup": (_candidates_sql(dedup.BANDS), params),
+            "COUNT(*) GROUP BY status (before)": (
+                "SELECT status, COUNT(*) AS n FROM videos GROUP BY status", ()),
+        }
+        out = []
+        for name, (sql, p) in queries.items():
+            q._exec(cur, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, p)
+            top = list(cur.fetchone().values())[0][0]
+            plan = top["Plan"]
+            blocks = plan.get("Shared Hit Blocks", 0) + plan.get("Shared Read Blocks", 0)
+            out.append(f"{name} {blocks} buffers ({top['Execution Time']:.2f} ms)")
+    return "; ".join(out)
+
+
 def _completer(db: str, src: str | None, seed0: int, seconds: float, out, barrier) -> None:
     _setup_path(src)
     from ytcorpus.models import Result
     from ytcorpus.queue import open_queue
 
-    texts = [_model().text(1200, s) for s in range(seed0, seed0 + 400)]
+    from ytcorpus.quality import dedup
+
+    texts = [_model().text(1200, s) for s in range(seed0, seed0 + 100)]
+    dedup.signature(texts[0])  # imports datasketch (seconds) before the clock starts
     q = open_queue(db)
     name = f"rate-{os.getpid()}"
     done, i = 0, 0
@@ -299,6 +339,8 @@ def main() -> None:
                 print(f"\n{size:,} rows ({args.completed:.0%} completed, "
                       f"{min(args.real, int(size * args.completed)):,} real signatures), filled in "
                       f"{time.time() - t0:.0f} s, {bytes_per_row(q, size)}")
+                if q.backend == "postgres":
+                    print("  " + buffers(q))
                 res = measure(q, args.samples, seed0=10_000_000 + size)
                 for name, ms in res.items():
                     print("  " + summary(name, ms))
