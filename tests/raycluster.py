@@ -8,6 +8,7 @@ free ones, the temp folder is private: other Ray users of the machine are untouc
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,9 +19,10 @@ from pathlib import Path
 from s3server import free_port
 
 RAY = str(Path(sys.executable).parent / "ray")
-# GCS notices a dead node in about 3 s (defaults: about 30 s)
-FAST_HEALTH = {"RAY_health_check_period_ms": "500", "RAY_health_check_timeout_ms": "500",
-               "RAY_health_check_failure_threshold": "4", "RAY_health_check_initial_delay_ms": "0"}
+# GCS notices a dead node in about 6-10 s (defaults: about 30 s); the timeout leaves a busy
+# 2-core machine room to answer, so a live node is never declared dead
+FAST_HEALTH = {"RAY_health_check_period_ms": "1000", "RAY_health_check_timeout_ms": "3000",
+               "RAY_health_check_failure_threshold": "3", "RAY_health_check_initial_delay_ms": "0"}
 
 
 class RayNode:
@@ -86,11 +88,13 @@ class RayCluster:
 
     def alive(self) -> int:
         code = ("import ray; ray.init(address=%r, logging_level='ERROR', "
-                "log_to_driver=False); print(sum(1 for n in ray.nodes() if n['Alive']))"
+                "log_to_driver=False); "
+                "print('ALIVE=%%d' %% sum(1 for n in ray.nodes() if n['Alive']))"
                 % self.address)
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env=self.env, timeout=120)
-        return int(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else 0
+        found = re.findall(r"^ALIVE=(\d+)$", r.stdout, re.M)  # Ray may log to stdout too
+        return int(found[-1]) if r.returncode == 0 and found else 0
 
     def wait_nodes(self, n: int, timeout: float = 120) -> None:
         deadline = time.time() + timeout
