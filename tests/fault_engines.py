@@ -2,6 +2,9 @@
 (loaded as `fault_engines:ClassName`; tests/ is on PYTHONPATH there).
 
 DeadCudaEngine: every call fails like a dead CUDA context.
+RejectClippedEngine: rejects any batch holding a clipped input (ValueError), as engines
+reject inputs they cannot take; transcribes the others.
+FailEverythingEngine: every call fails with a plain ValueError (a plugin that cannot work).
 KillerEngine: kills its own process (SIGKILL: a segfault or the OOM killer, as far as the
 queue can tell) when a batch holds a full-scale input; otherwise works.
 """
@@ -60,3 +63,23 @@ class SlowEngine(_Base):
 
         time.sleep(float(self.model_name) if self.model_name != "slow" else 0.2)
         return self._segments(items)
+
+
+def _clipped(items: list) -> bool:
+    return any(np.abs(np.asarray(item)).max() >= 0.99 for item in items)
+
+
+class RejectClippedEngine(_Base):
+    name = "reject-clipped"
+
+    def transcribe_chunks(self, items: list) -> list[list[dict]]:
+        if _clipped(items):
+            raise ValueError("input is clipped: refusing to transcribe it")
+        return self._segments(items)
+
+
+class FailEverythingEngine(_Base):
+    name = "fail-everything"
+
+    def transcribe_chunks(self, items: list) -> list[list[dict]]:
+        raise ValueError(f"this plugin cannot transcribe anything ({len(items)} inputs)")

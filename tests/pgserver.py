@@ -46,6 +46,7 @@ class PostgresServer:
                    "-E", "UTF8", "--no-sync"])
         opts = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} "
                 f"-c fsync=off -c max_connections=200")
+        self._opts = opts
         self._run([self.pg_ctl, "-D", str(data), "-o", opts, "-l", str(self.dir / "log"),
                    "-w", "start"])
         self.data = data
@@ -66,6 +67,15 @@ class PostgresServer:
         """`pg_ctl restart -m fast`: every open connection is cut (AdminShutdown)."""
         self._run([self.pg_ctl, "-D", str(self.data), "-m", "fast", "-l", str(self.dir / "log"),
                    "-w", "restart"])
+
+    def down(self) -> None:
+        """An outage: the server stops (connections cut) and keeps its data."""
+        self._run([self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop"])
+
+    def up(self) -> None:
+        """The server is back after `down()`, on the same port."""
+        self._run([self.pg_ctl, "-D", str(self.data), "-o", self._opts, "-l",
+                   str(self.dir / "log"), "-w", "start"])
 
     def stop(self) -> None:
         subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-m", "fast", "stop"],

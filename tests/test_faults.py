@@ -118,6 +118,40 @@ def test_a_dead_device_exits_70_and_charges_nobody(tmp_path, clips):
     assert [r["status"] for r in _rows(db)] == ["completed"] * len(clips)
 
 
+def test_inputs_the_engine_rejects_are_charged_to_their_videos(tmp_path, clips, clip):
+    """Four clipped inputs queued first, batches of 2: before, the third rejected video
+    made the device 'broken' (exit 70 after 2 s, every row pending, forever under
+    launch.sh); now a known-good input proves the device and each is engine_rejected."""
+    folder = tmp_path / "clipped"
+    folder.mkdir()
+    loud = (np.clip(clip.astype(np.float32) * 3, -32767, 32767)).astype(np.int16)
+    clipped = [_wav(folder / f"clipped{i}.wav", loud) for i in range(4)]
+    db = str(tmp_path / "q.db")
+    assert run_cli("--db", db, "add", *clipped, *clips).returncode == 0
+    done = _work(db, "fault_engines:RejectClippedEngine", "--batch-size", "2",
+                 "--work-dir", str(tmp_path / "w"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = _rows(db)
+    assert [(r["status"], r["error_kind"]) for r in rows[:4]] == \
+        [("error", "engine_rejected")] * 4, rows
+    assert [r["status"] for r in rows[4:]] == ["completed"] * len(clips)
+    with open_queue(db) as q, q._read_tx() as cur:
+        q._exec(cur, "SELECT error FROM videos WHERE error_kind = 'engine_rejected'")
+        assert all("input is clipped" in r["error"] for r in cur.fetchall())
+
+
+def test_a_plugin_failing_everything_exits_70_and_charges_nobody(tmp_path, clips):
+    db = str(tmp_path / "q.db")
+    assert run_cli("--db", db, "add", *clips).returncode == 0
+    dead = _work(db, "fault_engines:FailEverythingEngine", "--batch-size", "2",
+                 "--work-dir", str(tmp_path / "w"))
+    assert dead.returncode == 70, dead.stderr[-3000:]
+    assert "ValueError: this plugin cannot transcribe anything" in dead.stderr
+    assert "Traceback" not in dead.stderr
+    rows = _rows(db)
+    assert all(r["status"] == "pending" and r["attempts"] == 0 for r in rows), rows
+
+
 def test_a_video_that_kills_its_worker_ends_as_worker_crash(tmp_path, clips, clip):
     db = str(tmp_path / "q.db")
     loud = clip.astype(np.float32) / np.abs(clip).max() * 32767

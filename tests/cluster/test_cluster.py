@@ -19,6 +19,22 @@ pytest.importorskip("ray")
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
+@pytest.fixture(scope="module")
+def speech_server(tmp_path_factory):
+    """4 s of real speech (a tone is dropped by VAD before any engine sees it): the
+    slow engine then holds each row for its batch, so a kill lands mid-run."""
+    import shutil
+
+    from conftest import DEMO
+    from media import MediaServer
+
+    root = tmp_path_factory.mktemp("speech")
+    shutil.copy(DEMO / "arctic_a0007.wav", root / "speech.wav")
+    server = MediaServer(root)
+    yield server
+    server.close()
+
+
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory):
     """One local Ray head (2 declared GPUs) for the whole session."""
@@ -29,10 +45,11 @@ def ray_cluster(tmp_path_factory):
     cluster.close()
 
 
-def _db(pg_server, media_server, n: int, tag: str = "c", sqlite: str | None = None) -> str:
+def _db(pg_server, server, n: int, tag: str = "c", sqlite: str | None = None,
+        name: str = "tone3.webm") -> str:
     db = sqlite or pg_server.new_database()
     with open_queue(db) as q:
-        q.add([media_server.url("tone3.webm") + f"?{tag}={i}" for i in range(n)])
+        q.add([server.url(name) + f"?{tag}={i}" for i in range(n)])
     return db
 
 
@@ -88,9 +105,9 @@ def test_one_worker_per_gpu_completes_every_row_once(ray_cluster, media_server, 
 
 
 def test_a_worker_killed_on_a_live_node_is_replaced_and_counts_a_crash(
-        ray_cluster, pg_server, media_server, tmp_path):
+        ray_cluster, pg_server, speech_server, tmp_path):
     n = 10
-    db = _db(pg_server, media_server, n)
+    db = _db(pg_server, speech_server, n, tag="kill", name="speech.wav")
     proc = _start(_cluster_args(ray_cluster, db, tmp_path, "fault_engines:SlowEngine",
                                 "--model", "0.6", "--lease", "4"))
     try:
@@ -116,9 +133,9 @@ def test_a_worker_killed_on_a_live_node_is_replaced_and_counts_a_crash(
 
 
 def test_a_node_killed_mid_run_gives_its_rows_back_uncharged(
-        ray_cluster, pg_server, media_server, tmp_path):
+        ray_cluster, pg_server, speech_server, tmp_path):
     n = 14
-    db = _db(pg_server, media_server, n)
+    db = _db(pg_server, speech_server, n, tag="node", name="speech.wav")
     node = ray_cluster.add_node(gpus=1, cpus=1)
     try:
         ray_cluster.wait_nodes(2)

@@ -122,7 +122,8 @@ def test_quality_flags_filter(tmp_path):
         q.complete("w", a.video_id, Result("loop loop", flags=["repetition_cut"]))
         q.complete("w", b.video_id, Result("clean text"))
     out = tmp_path / "o.jsonl"
-    r = run_cli("--db", db, "export", str(out), "--exclude-flags", "repetition_cut,other")
+    r = run_cli("--db", db, "export", str(out), "--exclude-flags",
+                "repetition_cut,high_compression")
     assert r.returncode == 0 and "exported 1 rows" in r.stdout
     assert json.loads(out.read_text())["transcript"] == "clean text"
 

@@ -100,7 +100,7 @@ def test_a_poison_input_is_found_charged_and_its_batch_mates_complete():
     keys = ["v1", "v1", "v2", "v3", "v4", "v4", "v5", "v6"]
     results = guard.run(items, keys)
     assert texts(results) == ["a", "b", "c", "EngineError", "d", "e", "f", "g"]
-    assert isinstance(results[3], EngineError) and results[3].kind == "engine"
+    assert isinstance(results[3], EngineError) and results[3].kind == "engine_rejected"
     assert fault_of(results[3]) == "video"
     assert "device-side assert" in str(results[3])
     assert guard.calls <= 2 * 3 + 1  # a binary search, not one call per input
@@ -227,3 +227,43 @@ def test_without_keys_every_input_is_its_own_video():
 def test_suspects_are_node_faults_for_the_queue():
     results = EngineGuard(PoisonEngine()).run(["poison"], ["v"])
     assert isinstance(results[0], NodeFault)
+
+
+class RejectingEngine(EchoEngine):
+    """A plugin that rejects some inputs (clipped audio: ValueError) and works on others."""
+
+    def check(self, items):
+        if any(str(item).startswith("clipped") for item in items):
+            raise ValueError("input is clipped")
+
+
+def test_inputs_rejected_before_anything_worked_are_charged_once_a_probe_works():
+    """Four rejected inputs queued first, one at a time: before, the third different video
+    made the device 'broken' (exit 70, forever); the probe proves the device instead."""
+    engine = RejectingEngine(batch_size=1)
+    guard = EngineGuard(engine, broken_after=3, probe=lambda: "known-good")
+    for n in range(4):
+        results = guard.run([f"clipped{n}"], [f"v{n}"])
+        assert texts(results) == ["EngineError"], n
+        assert results[0].kind == "engine_rejected" and fault_of(results[0]) == "video"
+        assert "input is clipped" in str(results[0])
+    assert texts(guard.run(["ok"], ["w"])) == ["ok"]
+
+
+def test_reaching_broken_after_runs_the_known_good_input_first():
+    """Rejections on 3 different videos inside one run, no success between: the
+    known-good input still transcribes, so they are the inputs' fault, not the device's."""
+    engine = RejectingEngine(batch_size=1)
+    guard = EngineGuard(engine, broken_after=3)
+    assert texts(guard.run(["ok"], ["g"])) == ["ok"]  # the canary
+    results = guard.run(["clipped1", "clipped2", "clipped3", "clipped4"], list("abcd"))
+    assert texts(results) == ["EngineError"] * 4
+
+
+def test_a_plugin_failing_everything_is_broken_even_with_a_probe():
+    guard = EngineGuard(RejectingEngine(batch_size=1), broken_after=3,
+                        probe=lambda: "clipped-probe")  # the known-good input fails too
+    assert texts(guard.run(["clipped1"], ["a"])) == ["NodeFault"]
+    with pytest.raises(DeviceBrokenError) as info:
+        guard.run(["clipped2"], ["b"])
+    assert "input is clipped" in str(info.value) and info.value.suspects == ["a", "b"]

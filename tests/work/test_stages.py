@@ -82,7 +82,7 @@ def test_a_plugin_that_fails_on_one_input_charges_that_input_alone(tmp_path, sho
     poison = str(write_wav(tmp_path / "poison.wav", loud))
     engine = load_engine(FREE, "poison", "cpu", batch_size=4)
     got = dict(transcribe_files(engine, [poison, *short_files[:3]], prepare_threads=1))
-    assert isinstance(got[poison], EngineError) and got[poison].kind == "engine"
+    assert isinstance(got[poison], EngineError) and got[poison].kind == "engine_rejected"
     assert "full-scale input" in str(got[poison])
     assert all(isinstance(got[f], Transcript) for f in short_files[:3])
 

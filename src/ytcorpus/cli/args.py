@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..core.langtag import language_arg
+
 
 def positive_int(text: str) -> int:
     try:
@@ -41,7 +43,8 @@ def add_queue_flags(s: argparse.ArgumentParser, when_empty: str, name: str,
     s.add_argument("--max-videos", type=positive_int, help="stop after this many videos")
     s.add_argument("--exit-when-empty", action="store_true", default=None, help=when_empty)
     s.add_argument("--name", help=name)
-    s.add_argument("--language", help=f"target language (e.g. en): {language}")
+    s.add_argument("--language", type=language_arg,
+                   help=f"target language (en, en-US, EN, eng: one language): {language}")
     s.add_argument("--audio-format", metavar="SELECTOR",
                    help="yt-dlp format selector (default: smallest audio-only stream >= "
                         "32 kbps opus / 48 kbps other)")

@@ -68,6 +68,7 @@ def actor_flags(args) -> dict:
     from ..queue import is_postgres, resolve_db
 
     flags = {k: getattr(args, k, None) for k in WORKER_FLAGS}
+    flags["verbose"] = getattr(args, "verbose", 0) or 0
     db = resolve_db(args.db)
     flags["db"] = db if is_postgres(db) else os.path.abspath(db)
     if flags["stage"] and not is_url(flags["stage"]):

@@ -9,6 +9,7 @@ from typing import Callable
 from ..discover.crawl import (DiscoverOptions, Discoverer, NetworkDown, Summary, catalog_channels,
                        catalog_queries, load_catalog)
 from ..core.errors import YtcorpusError
+from ..core.langtag import language_arg
 
 log = logging.getLogger("ytcorpus.discover")
 
@@ -31,7 +32,7 @@ def add_discover_parser(sub, func) -> None:
     common.add_argument("--cc-only", action="store_true",
                         help="keep only videos whose own page says Creative Commons (one page "
                              "read per new video; the licence is stored with source 'page')")
-    common.add_argument("--language", metavar="CODE",
+    common.add_argument("--language", metavar="CODE", type=language_arg,
                         help="skip videos whose metadata names another spoken language "
                              "(e.g. en; one page read per new video; unknown ones are kept)")
     common.add_argument("--dry-run", action="store_true", help="find and count, queue nothing")

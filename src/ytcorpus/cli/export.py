@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from ..core.langtag import language_arg
 from ..core.storage import redact_url
 
 
@@ -20,7 +21,8 @@ def register(sub) -> None:
                    help="rows per shard, or size like 500MB (default 100000 rows)")
     s.add_argument("--since", help="only rows completed after this time (ISO or unix)")
     s.add_argument("--min-tokens", type=int, help="only rows with at least this many tokens")
-    s.add_argument("--language", help="only rows in this language (e.g. en)")
+    s.add_argument("--language", type=language_arg,
+                   help="only rows in this language (en, en-US, EN, eng: one language)")
     s.add_argument("--exclude-flags", metavar="FLAGS",
                    help="skip rows with any of these quality flags, comma-separated "
                         "(repetition_cut, high_compression, dropped_no_speech)")

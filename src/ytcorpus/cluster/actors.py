@@ -17,12 +17,14 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def _logging() -> None:
+def _logging(verbose: int = 0) -> None:
+    """Warnings and errors reach the driver's log (Ray forwards actor output); per-video
+    lines only with `ytcorpus -v cluster` (hundreds of workers would flood it). Every
+    line is in the node's Ray log files either way."""
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    root.setLevel(logging.INFO)
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def where() -> dict[str, Any]:
@@ -37,7 +39,7 @@ class TranscribeActor:
     """One staged worker (ytcorpus.work.worker.Worker) on the GPU(s) Ray gave this actor."""
 
     def __init__(self, flags: dict[str, Any], prefix: str):
-        _logging()
+        _logging(flags.get("verbose") or 0)
         self.args = Namespace(**flags)
         cuda = os.environ.get("CUDA_VISIBLE_DEVICES", "")
         # the GPU is in the name: each worker's rows show where they ran
@@ -72,7 +74,7 @@ class FetchActor:
     """One download-only worker (`fetch --stage`) on CPU: stages audio for the GPUs."""
 
     def __init__(self, flags: dict[str, Any], prefix: str):
-        _logging()
+        _logging(flags.get("verbose") or 0)
         self.args = Namespace(**flags)
         self.prefix = prefix
         self.worker = None

@@ -33,7 +33,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..queue.fleet import claimable_now
+from ..queue.fleet import claimable_now, leased
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,6 @@ class Fleet:
             return EXIT_FAILED
         if not self.exit_when_empty:
             return 0 if all(s.state == "done" for s in self.slots.values()) else None
-        stats = self.queue.stats()
         claimable, reapable = claimable_now(self.queue)
         states = {s.state for s in self.slots.values()}
         if states == {"blocked"}:
@@ -252,9 +251,9 @@ class Fleet:
                 if slot.state in ("done", "blocked"):
                     self.start(slot)
             return None
-        if stats.processing:  # leased elsewhere (another process): wait for it
+        if leased(self.queue):  # leased elsewhere (another process): wait for it
             return None
-        return 0 if "done" in states or not stats.pending else 1
+        return 0
 
     def summary(self) -> str:
         states: dict[str, int] = {}

@@ -74,7 +74,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "max_videos": non_negative, "retries": non_negative, "sleep_interval": non_negative,
     "max_sleep_interval": non_negative, "proxy_cooldown_s": non_negative,
     "metrics_port": non_negative, "target": positive, "min_tokens": non_negative,
-    "progress_interval": positive,
+    "progress_interval": positive, "db_outage_wait_s": non_negative,
     "shard_size": lambda v: None if re.fullmatch(r"\s*\d+(\.\d+)?\s*([KMG]?B)?\s*", str(v),
                                                  re.IGNORECASE)
     else f"must be rows (100000) or a size (500MB), not {v!r}",
@@ -87,6 +87,25 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "engine": lambda v: None if v in ("transformers", "ctranslate2") or ":" in str(v)
     else f"must be transformers, ctranslate2 or module:Class, not {v!r}",
 }
+
+
+def _language(value: Any, where: str) -> Any:
+    """A target language as its canonical code (en-US, EN, eng -> en); an unknown tag is
+    refused before any work (exit 2, as a bad flag)."""
+    from .langtag import language_tag
+
+    if value is None:
+        return None
+    try:
+        return language_tag(str(value))
+    except ValueError as exc:
+        error = ConfigError(f"{where}: {exc}")
+        error.exit_code = 2  # type: ignore[attr-defined]
+        raise error from None
+
+
+# field name -> normalizer(value, where), applied whatever the value's source
+NORMALIZE: dict[str, Callable[[Any, str], Any]] = {"language": _language}
 
 
 # ---- where values come from ----------------------------------------------------------
@@ -223,6 +242,10 @@ def settings(cls: type, **flags: Any) -> dict[str, Setting]:
             current = Setting(_coerce(f, raw, f"environment {env}"), f"env {env}")
         if flags.get(f.name) is not None:
             current = Setting(flags[f.name], "flag")
+        if f.name in NORMALIZE and current.value is not None:
+            where = {"flag": f"--{f.name.replace('_', '-')}"}.get(current.source,
+                                                                 current.source)
+            current = current._replace(value=NORMALIZE[f.name](current.value, where))
         out[f.name] = current
     return out
 
@@ -284,6 +307,9 @@ class WorkerConfig:
     name: str | None = None
     metrics_port: int = 0                # Prometheus /metrics port; 0 = none
     progress_interval: float = 60.0      # seconds between summary lines off a terminal
+    # how long one database write waits out an outage before the worker is told; then
+    # finished transcripts wait in the worker (a pause), or --exit-when-empty exits 75
+    db_outage_wait_s: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ KINDS: dict[str, bool] = {
     "invalid": False,
     "unsupported": False,
     "engine": False,
+    "engine_rejected": False,  # the engine rejects this input; a known-good one still works
     "worker_crash": False,  # the row's worker died with it 3 times (queue reaping)
     # retryable: the next try may work
     "network": True,

@@ -20,6 +20,7 @@ from urllib.parse import quote_plus
 from ..core.errors import YtcorpusError
 from ..acquire.ytdlp import classify
 from ..core.ids import is_youtube_id, youtube_url
+from ..core.langtag import same_language
 from ..core.models import Video
 from ..quality.language import metadata_language
 from ..queue import Queue
@@ -238,7 +239,8 @@ class Discoverer:
         if self.options.cc_only and "creative commons" not in (license or "").lower():
             return "not_cc"
         spoken = metadata_language(page)
-        if self.options.language and spoken and spoken != self.options.language:
+        if self.options.language and spoken and not same_language(spoken,
+                                                                  self.options.language):
             return "other_language"  # unknown: kept, the worker decides after transcribing
         return None
 

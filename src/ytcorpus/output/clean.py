@@ -1,11 +1,14 @@
 """`export --clean`: the recommended corpus. Drops rows with no text, rows not in the
-requested language, rows carrying a default quality flag, and all but one row of each
-near-duplicate cluster (the longest that passes the other filters; ties: the earliest);
-counts rows and hours each filter removed for the manifest."""
+requested language (or flagged language_uncertain when a language is asked for), rows
+carrying a default quality flag, and all but one row of each near-duplicate cluster (the
+longest that passes the other filters; ties: the earliest); counts rows and hours each
+filter removed for the manifest."""
 
 from __future__ import annotations
 
+from ..core.langtag import language_key
 from ..quality.flags import CLEAN_FLAGS, THRESHOLDS
+from ..quality.language import UNCERTAIN_FLAG
 
 ORDER = ("no_text", "language", *CLEAN_FLAGS, "duplicate")
 
@@ -17,7 +20,7 @@ class CleanFilter:
                  language: str | None = None, flags: tuple[str, ...] = CLEAN_FLAGS):
         """clusters: queue.quality.duplicate_clusters() (members as dicts with video_id,
         id, duration_seconds, language, flags, has_text; or (video_id, seconds) pairs)."""
-        self.language = language
+        self.language = language_key(language)  # en-US, EN, eng: en
         self.flags = tuple(flags)
         self.losers: set[str] = set()
         for members in (clusters or {}).values():
@@ -40,8 +43,9 @@ class CleanFilter:
     def reason(self, row: dict, duplicates: bool = True) -> str | None:
         if not (row.get("transcript") or "").strip() and not row.get("has_text", False):
             return "no_text"
-        if self.language and row.get("language") != self.language:
-            return "language"
+        if self.language and (language_key(row.get("language")) != self.language
+                              or UNCERTAIN_FLAG in (row.get("flags") or ())):
+            return "language"  # another language, or one only the signals doubted
         flags = set(row.get("flags") or ())
         for flag in self.flags:
             if flag in flags:

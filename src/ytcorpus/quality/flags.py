@@ -33,7 +33,8 @@ THRESHOLDS = {
 CLEAN_FLAGS = ("no_speech", "gopher_repetition", "low_wpm", "low_logprob", "stock_phrases")
 # every flag a row can carry (`export --exclude-flags` refuses other names)
 KNOWN_FLAGS = (*CLEAN_FLAGS, "low_speech_share", "segment_loop_cut", "dropped_no_speech",
-               "repetition_cut", "high_compression")
+               "repetition_cut", "high_compression",
+               "language_uncertain")  # quality/language.py: signals doubt the language
 
 
 def gopher_failures(q: dict) -> list[str]:

@@ -8,7 +8,7 @@ from ..core.models import Segment, Transcript
 from .cleaning import MIN_SPEECH_SECONDS, clean_segments
 from .flags import flags_for
 from .flags import MIN_SPEECH_FOR_WPM
-from .language import UNDETERMINED, decide
+from .language import UNCERTAIN_FLAG, UNDETERMINED, decide, uncertain
 from .loops import cut_segment_loops, cut_word_loops_across
 from .paragraphs import PARAGRAPH_BREAK, join_paragraphs, silences_of
 from .signals import measure
@@ -33,14 +33,18 @@ def build_transcript(segments: Iterable[Segment], duration: float, language: str
         empty = no_speech(duration, language, flags, speech_s=speech_s)
         if _speech_without_english(flags, speech_s, language, multilingual):
             empty.language, empty.language_source = UNDETERMINED, "signals"
+            empty.flags = sorted(set(empty.flags) | {UNCERTAIN_FLAG})
         return empty
     text = join_paragraphs(kept, silences_of(regions) if regions is not None else None)
     quality = measure(kept, duration, speech_s, paragraphs=text.split(PARAGRAPH_BREAK),
                       loops_cut=segment_loops + word_loops)
     lang, source = decide(language, quality, multilingual=multilingual,
                           metadata=metadata_language)
+    flags = set(flags) | set(flags_for(quality))
+    if uncertain(lang, source):
+        flags.add(UNCERTAIN_FLAG)
     return Transcript(text=text, segments=kept, language=lang, duration=duration,
-                      flags=sorted(set(flags) | set(flags_for(quality))), quality=quality,
+                      flags=sorted(flags), quality=quality,
                       language_source=source)
 
 

@@ -20,3 +20,10 @@ def claimable_now(q: Any) -> tuple[bool, bool]:
                      "AND (lease_until IS NULL OR lease_until < ?) LIMIT 1", (now,))
         expired = cur.fetchone() is not None
     return pending, expired
+
+
+def leased(q: Any) -> bool:
+    """Is any row leased now (a worker elsewhere still holds it)?"""
+    with q._read_tx() as cur:
+        q._exec(cur, "SELECT 1 AS x FROM videos WHERE status = 'processing' LIMIT 1")
+        return cur.fetchone() is not None

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, Iterator
 
-from ..core.errors import fault_of
+from ..core.errors import DatabaseUnavailableError, fault_of
 from .chunks import Video
 from .pool import ChunkPool
 
@@ -64,6 +64,7 @@ class Claimer:
         self.claimed = 0
         self.blocked = False
         self._last_reap = 0.0
+        self._db_down = False  # the last claim met a database outage (a node fault)
 
     def __iter__(self) -> Iterator[Video]:
         while not self.stop.is_set():
@@ -83,6 +84,7 @@ class Claimer:
                 if self.progress is not None and not len(self.held):  # nothing in flight
                     self.progress.idle(True)
                 if self.config.exit_when_empty:
+                    self.blocked = self.blocked or self._db_down  # exit 75, not "empty"
                     return
                 self.stop.wait(self.config.poll_interval)
                 continue
@@ -99,6 +101,24 @@ class Claimer:
                 yield Video(key=claim.video_id, source=claim)
 
     def _claim(self, limit: int) -> list:
+        """Claims; a database outage trips the node's circuit (nothing claimed, nothing
+        charged: the worker pauses, or exits 75 with --exit-when-empty)."""
+        try:
+            claims = self._claim_now(limit)
+        except DatabaseUnavailableError as exc:
+            if self.circuit is None:
+                raise
+            self._db_down = True
+            log.warning("cannot claim, the database is unavailable: %s", exc)
+            self.circuit.trip(f"database: {exc}")
+            return []
+        if self._db_down and self.circuit is not None:
+            self._db_down = False
+            log.info("the database is back")
+            self.circuit.success()
+        return claims
+
+    def _claim_now(self, limit: int) -> list:
         if time.time() - self._last_reap > REAP_EVERY_S:
             self._last_reap = time.time()
             reaped = self.queue.reap_expired()

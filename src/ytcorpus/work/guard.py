@@ -1,10 +1,12 @@
 """EngineGuard: run engine batches so that one bad input, a full GPU or a dead device
 each cost what they should and no more.
 
-    guard = EngineGuard(engine, broken_after=3, grow_after=20)
+    guard = EngineGuard(engine, broken_after=3, grow_after=20, probe=known_good)
     results = guard.run(items, keys)      # keys: the video each item belongs to
     # one entry per item, in order: its segments (list[Segment]), or an exception:
-    #   EngineError (a VideoError, kind "engine")  charge that item's video;
+    #   EngineError (kind "engine_rejected")      charge that item's video: the engine
+    #                                              rejected it while a known-good input
+    #                                              still transcribes;
     #   NodeFault (kind "device")                  release the video uncharged (a suspect
     #                                              the device has not yet been proven
     #                                              healthy against).
@@ -24,14 +26,19 @@ Rules:
 - Any other failure of a batch of several items: it is split in halves, recursively,
   until the failing input stands alone (a binary search: one poison input in a batch
   of 16 costs about 8 extra calls; its batch-mates complete).
-- An input that fails alone is charged (EngineError) only when the engine has since
-  succeeded on another input: proof the device still works. When nothing in the run
-  succeeded after it, the last input the engine got right (the canary, one item kept)
-  is run again alone as that proof. With no proof (no canary yet, or the canary fails
-  too) it comes back as NodeFault and its video is released uncharged.
+- An input that fails alone is charged (EngineError, kind "engine_rejected", with the
+  engine's message) only when the engine has since succeeded on another input: proof the
+  device still works. When nothing in the run succeeded after it, a known-good input is
+  run alone as that proof: the last input the engine got right (the canary, one item
+  kept), or before any success `probe()` (a known-good input the caller makes: the
+  worker's is a real speech clip, so inputs rejected before anything succeeded are still
+  proven). With no proof (no known-good input, or it fails too) the input comes back as
+  NodeFault and its video is released uncharged.
 - `broken_after` single-input failures in a row, on that many different videos, with no
-  success between: DeviceBrokenError. The worker releases every row (suspects included)
-  and exits 70 so the supervisor restarts it with a fresh CUDA context.
+  success between: the known-good input is run once more; when it transcribes, the
+  inputs were at fault (charged, the streak ends); when it fails too (or there is none):
+  DeviceBrokenError. The worker releases every row (suspects included) and exits 70 so
+  the supervisor restarts it with a fresh CUDA context.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from __future__ import annotations
 import gc
 import logging
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..engines.base import EngineContractError, check_results
 from ..core.errors import DeviceBrokenError, EngineError, NodeFault, last_line
@@ -73,8 +80,10 @@ def free_device_memory() -> None:
 
 
 class EngineGuard:
-    def __init__(self, engine: Any, broken_after: int = 3, grow_after: int = 20):
+    def __init__(self, engine: Any, broken_after: int = 3, grow_after: int = 20,
+                 probe: Callable[[], Any] | None = None):
         self.engine = engine
+        self.probe = probe  # makes a known-good input, used before any success
         self.max_batch = self.batch_size = max(1, int(getattr(engine, "batch_size", 1) or 1))
         self.broken_after = max(1, int(broken_after))
         self.grow_after = max(1, int(grow_after))
@@ -103,7 +112,9 @@ class EngineGuard:
             self._check_with_canary()
         for index, when, message in suspects:
             if self._last_success > when:  # the device worked on another input since
-                out[index] = EngineError(f"engine failed on this input: {message}")
+                out[index] = EngineError(f"the engine rejected this input (a known-good "
+                                         f"input still transcribes): {message}",
+                                         kind="engine_rejected")
             else:
                 out[index] = NodeFault(f"engine failed on this input, device not proven "
                                        f"healthy since: {message}", kind="device")
@@ -158,17 +169,35 @@ class EngineGuard:
             self._try(idx[half:], items, keys, out, suspects)
 
     def _check_with_canary(self) -> None:
-        """Inputs failed alone and nothing succeeded after them: run the last input the
-        engine got right, alone. If it works the device is proven and the suspects are
-        charged; if it fails too, that is one more failure towards a broken device. (So
-        a poison input that keeps arriving last, or alone, is still charged.)"""
-        if self._canary is None:
-            return
+        """Inputs failed alone and nothing succeeded after them: run a known-good input
+        alone. If it works the device is proven and the suspects are charged; if it fails
+        too, that is one more failure towards a broken device. (So a poison input that
+        keeps arriving last, or alone, or first, is still charged.)"""
+        message = self._prove()
+        if message:  # None: proven; "": nothing known to be good, no proof either way
+            self._single_failure(None, [self._canary_key], message, [])
+
+    def _known_good(self) -> Any:
+        if self._canary is not None:
+            return self._canary
+        if self.probe is None:
+            return None
+        try:
+            self._canary = self.probe()
+        except Exception as exc:  # noqa: BLE001 - no proof then, as without a probe
+            log.warning("cannot make a known-good input: %s", last_line(exc))
+        return self._canary
+
+    def _prove(self) -> str | None:
+        """Run the known-good input alone: None when it transcribed (a success: the
+        streak ends), else why it failed ("" when there is no known-good input)."""
+        canary = self._known_good()
+        if canary is None:
+            return ""
         error: BaseException | None = None
         self.calls += 1
         try:
-            check_results(self.engine, [self._canary],
-                          self.engine.transcribe_chunks([self._canary]))
+            check_results(self.engine, [canary], self.engine.transcribe_chunks([canary]))
         except EngineContractError:
             raise
         except Exception as exc:  # noqa: BLE001 - decided below, outside the except block
@@ -177,11 +206,11 @@ class EngineGuard:
             self._event += 1
             self._last_success = self._event
             self._streak.clear()
-            return
+            return None
         message = last_line(error)
         error = None
         free_device_memory()
-        self._single_failure(None, [self._canary_key], message, [])
+        return message or "failed"
 
     def _single_failure(self, index: int | None, keys, message: str, suspects) -> None:
         self._event += 1
@@ -191,9 +220,15 @@ class EngineGuard:
             if not any(key is v or key == v for v in videos):
                 videos.append(key)
         if len(videos) >= self.broken_after:
+            proof = self._prove() if index is not None else message
+            if proof is None:  # a known-good input still transcribes: the inputs' fault
+                suspects.append((index, self._event, message))
+                return
             error = DeviceBrokenError(
                 f"the device failed on single inputs of {len(videos)} different videos in "
-                f"a row with no success between (last: {message})")
+                f"a row with no success between, and a known-good input "
+                + (f"failed too: {proof}" if proof else "was not at hand")
+                + f" (last input: {message})")
             # the keys of the videos that failed alone
             error.suspects = [v for v in videos if v is not self._canary_key]
             self._streak.clear()

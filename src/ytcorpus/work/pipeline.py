@@ -77,10 +77,10 @@ def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int 
         stop.set()
         pool.abort()
 
-    writer = Writer(engine, deliver, target_language=language).start()
+    writer = Writer(engine, deliver, target_language=language, release=pool.release).start()
     stage = PrepareStage(inputs, pool, engine, _Sink(writer, fail_all), threads=threads,
                          stop=stop, max_duration=max_duration)
-    loop = EngineLoop(engine, pool, writer.results, stop)
+    loop = EngineLoop(engine, pool, writer.results, stop, writer_releases=True)
 
     def engine_thread() -> None:
         try:

@@ -1,6 +1,7 @@
 """The chunk pool between the prepare threads and the engine loop, bounded by audio
-seconds in flight (in the pool, or taken by the engine and not yet finished), so memory
-stays flat whatever the length of the videos.
+seconds in flight (in the pool, on the engine, or transcribed and waiting for the writer
+to store them: EngineLoop(writer_releases=True)), so memory stays flat whatever the
+length of the videos and however long the database keeps the writer waiting.
 
 The engine takes exactly `n` chunks as soon as that many are ready, from any videos.
 It takes fewer only when nothing more is coming (no video is being prepared and the
@@ -21,7 +22,7 @@ class ChunkPool:
         self.max_seconds = max_seconds
         self._chunks: deque[Chunk] = deque()
         self._cond = threading.Condition()
-        self.in_flight = 0.0      # audio seconds held (pool + engine)
+        self.in_flight = 0.0      # audio seconds held (pool + engine + writer)
         self.peak = 0.0           # the most ever held: tests and metrics read it
         self._producers = 0       # videos claimed or opened and not yet fully chunked
         self._source_idle = False  # the source had nothing to give the last time it looked
@@ -92,7 +93,8 @@ class ChunkPool:
             return None
 
     def release(self, chunks: list[Chunk]) -> None:
-        """The engine is done with these chunks: their seconds leave the bound."""
+        """These chunks are done (stored by the writer, or skipped): their seconds leave
+        the bound."""
         with self._cond:
             self.in_flight = max(0.0, self.in_flight - sum(c.seconds for c in chunks))
             self._cond.notify_all()

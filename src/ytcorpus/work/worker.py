@@ -20,7 +20,7 @@ import time
 import uuid
 from typing import Any
 
-from ..core.errors import DeviceBrokenError, YtcorpusError, fault_of
+from ..core.errors import DatabaseUnavailableError, DeviceBrokenError, YtcorpusError, fault_of
 from ..acquire.prefetch import Prefetcher
 from .batch import EngineLoop
 from .circuit import Circuit
@@ -75,6 +75,7 @@ class Worker:
         self.progress = progress  # ytcorpus.progress.WorkProgress, started by run()
         self.staged = staged  # ytcorpus.stage.StagedSource (work --stage DIR)
         self.stop_event = threading.Event()
+        self.signalled = threading.Event()  # SIGTERM/SIGINT: stop waiting for anything
         self.held = Held()
         self.circuit = Circuit()
         if metrics is not None:
@@ -83,7 +84,9 @@ class Worker:
         if metrics is not None:
             self.pool.on_depth = metrics.pool_depth
         self.store = QueueStore(queue, name, engine, self.held, metrics=metrics,
-                                fault_of=fault_of, progress=progress)
+                                fault_of=fault_of, progress=progress, circuit=self.circuit,
+                                give_up=self._give_up_on_database,
+                                pause=self.signalled.wait)
         self.loop: EngineLoop | None = None
         self._fatal: BaseException | None = None
         self._videos: dict[str, Any] = {}  # claimed, for temp-file cleanup on stop
@@ -109,6 +112,14 @@ class Worker:
         if self._fatal is None:
             self._fatal = error
         self.stop_event.set()
+
+    def _give_up_on_database(self, waited: float) -> bool:
+        """Finished transcripts wait for the database: for as long as it takes (a pause),
+        or with --exit-when-empty while half their lease is left (then exit 75: the rows
+        come back when their leases end); never once a signal asked to stop."""
+        if self.signalled.is_set():
+            return True
+        return bool(self.config.exit_when_empty) and waited >= self.config.lease / 2
 
     def _state(self) -> str:
         """What the monitor shows for this worker: running, or why the node is blocked."""
@@ -168,13 +179,14 @@ class Worker:
                                max_ahead=max(1, self.config.prefetch), name="download")
         writer = Writer(self.engine, self.store.deliver,
                         target_language=getattr(self.config, "language", None),
-                        on_error=self.fatal).start()
+                        on_error=self.fatal, release=self.pool.release).start()
+        self.writer = writer  # its backlog: tests and the bench read it
         threads = getattr(self.config, "prepare_threads", 0) or default_prepare_threads()
         stage = PrepareStage(downloads, self.pool, self.engine, _Sink(writer, self),
                              threads=threads, stop=self.stop_event,
                              max_duration=self.max_duration).start()
         self.loop = EngineLoop(self.engine, self.pool, writer.results, self.stop_event,
-                               metrics=self.metrics)
+                               metrics=self.metrics, writer_releases=True)
         started = time.time()
         code = 0
         if self.progress is not None:
@@ -197,18 +209,28 @@ class Worker:
             for item in downloads.stop(timeout=5.0):
                 downloads.done(item)
             stage.join(timeout=5.0)
-            writer.finish(timeout=60.0)
-            self._release_held()
-            if self.staged is not None:
-                self.staged.sweep()  # staged audio of the rows stored is deleted
+            writer.finish(timeout=max(60.0, self.config.lease))  # a database may be down
+            try:
+                self._release_held()
+                if self.staged is not None:
+                    self.staged.sweep()  # staged audio of the rows stored is deleted
+            except DatabaseUnavailableError as exc:  # their leases end on their own
+                self.fatal(exc)
             beat.join(timeout=2)
             if self.progress is not None:
                 self.progress.stop()
-            self.queue.unregister_worker(self.name)
+            try:
+                self.queue.unregister_worker(self.name)
+            except DatabaseUnavailableError as exc:
+                log.warning("could not unregister: %s", exc)
         wall = time.time() - started
         log.info("worker %s done: %d completed, %d failed, %.1f s audio in %.1f s "
                  "(%.1fx realtime)", self.name, self.completed, self.failed,
                  self.audio_seconds, wall, self.audio_seconds / wall if wall else 0)
+        if isinstance(self._fatal, DatabaseUnavailableError):  # the node's: not exit 1
+            log.warning("the database is unavailable (%s): exiting %d", self._fatal,
+                        EXIT_BLOCKED)
+            return EXIT_BLOCKED
         if self._fatal is not None:
             raise self._fatal
         if code == 0 and claimer.blocked:
@@ -268,6 +290,7 @@ def build_worker(args) -> tuple[Worker, Any]:
                          language=config.language)
     # as the command line: a missing database is an error, an older one is upgraded
     queue = open_queue(args.db, create=False)
+    queue.outage_wait_s = config.db_outage_wait_s
     engine = load_engine(config.engine, config.model, config.device, batch_size=config.batch_size)
     name = worker_name(config.name, engine.device)
     staged = None
@@ -297,6 +320,7 @@ def run_worker(args) -> int:
 
     def on_signal(signum, _frame):
         log.info("signal %d: finishing the batch in flight, releasing the rest", signum)
+        worker.signalled.set()
         worker.stop_event.set()
 
     signal.signal(signal.SIGTERM, on_signal)

@@ -12,11 +12,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..core.errors import video_error
+from ..core.errors import DatabaseUnavailableError, video_error
+from ..core.langtag import same_language
 from ..core.models import Segment, Transcript
+from ..quality.language import names_language
 from .chunks import Chunk, Video
 from .prepare import Prepared
 
@@ -54,8 +57,15 @@ class Writer:
 
     def __init__(self, engine: Any, deliver: Callable[[list, list], None], *,
                  target_language: str | None = None,
-                 on_error: Callable[[BaseException], None] | None = None):
+                 on_error: Callable[[BaseException], None] | None = None,
+                 release: Callable[[list[Chunk]], None] | None = None):
         self.engine, self.deliver = engine, deliver
+        # ChunkPool.release: chunks leave the pool's bound once their group is stored
+        # (EngineLoop(writer_releases=True) leaves that to this thread)
+        self.release = release
+        self.storing = False
+        self.backlog_s = 0.0  # speech seconds of chunk results not yet stored (tests, bench)
+        self._backlog_lock = threading.Lock()
         self.target_language = target_language
         self.on_error = on_error
         self._events: queue.Queue = queue.Queue()
@@ -72,7 +82,15 @@ class Writer:
         self._events.put(("failed", video, error))
 
     def results(self, pairs: list[tuple[Chunk, Any]]) -> None:
+        with self._backlog_lock:
+            self.backlog_s += sum(chunk.seconds for chunk, _ in pairs)
         self._events.put(("results", pairs, None))
+
+    def _released(self, chunks: list[Chunk]) -> None:
+        with self._backlog_lock:
+            self.backlog_s = max(0.0, self.backlog_s - sum(c.seconds for c in chunks))
+        if self.release is not None:
+            self.release(chunks)
 
     def start(self) -> Writer:
         self.thread.start()
@@ -89,11 +107,14 @@ class Writer:
         while not stop:
             done: list = []
             failed: list = []
+            taken: list[Chunk] = []  # chunk results handled in this group
             event = self._events.get()
             while True:
                 if event is _STOP:
                     stop = True
                     break
+                if event[0] == "results":
+                    taken.extend(chunk for chunk, _ in event[1])
                 self._handle(event, done, failed)
                 if len(done) + len(failed) >= GROUP_MAX:
                     break
@@ -101,13 +122,18 @@ class Writer:
                     event = self._events.get_nowait()
                 except queue.Empty:
                     break
-            if done or failed:
-                try:
+            try:
+                if done or failed:
+                    self.storing = True  # tests and the bench: the writer is in deliver
                     self.deliver(done, failed)
-                except Exception as exc:  # noqa: BLE001 - the worker decides (database down)
-                    log.error("storing results failed: %s", exc)
-                    if self.on_error:
-                        self.on_error(exc)
+            except Exception as exc:  # noqa: BLE001 - the worker decides
+                log.error("storing results failed: %s", exc)
+                if self.on_error:
+                    self.on_error(exc)
+            finally:
+                self.storing = False
+                if taken:
+                    self._released(taken)
 
     def _handle(self, event, done: list, failed: list) -> None:
         kind, a, b = event
@@ -148,7 +174,10 @@ class Writer:
             failed.append((video, exc))
             return
         if (self.target_language and transcript.language
-                and transcript.language != self.target_language):
+                and names_language(getattr(transcript, "language_source", "model"))
+                and not same_language(transcript.language, self.target_language)):
+            # a language the model or the metadata named; the signals of an English-only
+            # model only flag the row (language_uncertain), they never fail it
             failed.append((video, video_error(
                 "wrong_language", f"spoken language {transcript.language!r}, not the "
                 f"target {self.target_language!r}", video.key)))
@@ -159,14 +188,24 @@ class Writer:
 class QueueStore:
     """The worker's `deliver`: token counts for the group, one complete_many
     transaction, failures charged (or released when the node is at fault), temp audio
-    deleted, leases dropped from the held set."""
+    deleted, leases dropped from the held set.
+
+    A database outage is the node's: each write waits for the database (the group stays
+    here, stored when it returns; the writer's chunks keep the pool full, so the engine
+    loop stops, not memory), tripping `circuit`, until `give_up(seconds waited)` says
+    stop (then DatabaseUnavailableError goes to the worker: exit 75)."""
 
     def __init__(self, queue, name: str, engine: Any, held, *, metrics: Any = None,
                  fault_of: Callable[[BaseException], str] | None = None,
-                 progress: Any = None):
+                 progress: Any = None, circuit: Any = None,
+                 give_up: Callable[[float], bool] | None = None,
+                 pause: Callable[[float], Any] | None = None):
         self.queue, self.name, self.engine, self.held = queue, name, engine, held
         self.metrics, self.fault_of = metrics, fault_of
         self.progress = progress  # ytcorpus.progress.WorkProgress
+        self.circuit, self.give_up = circuit, give_up
+        self.pause = pause or time.sleep
+        self.waited_s = 0.0  # time spent waiting for the database (tests, logs)
         self.completed = self.failed = self.released = 0
         self.audio_seconds = 0.0
 
@@ -175,7 +214,8 @@ class QueueStore:
 
         tokens = count_tokens_batch([t.text for _, t in done]) if done else []
         results = [(v.key, self._result(v, t, n)) for (v, t), n in zip(done, tokens)]
-        stored = self.queue.complete_many(self.name, results) if results else []
+        stored = self._patiently(lambda: self.queue.complete_many(self.name, results)) \
+            if results else []
         for (video_id, result), ok in zip(results, stored):
             if ok:
                 self.completed += 1
@@ -192,12 +232,31 @@ class QueueStore:
                 log.warning("lease of %s was lost before it was stored; another worker "
                             "has it now", video_id)
         for video, error in failed:
-            self._fail(video, error)
+            self._patiently(lambda: self._fail(video, error))  # noqa: B023 - called now
         finished = [v for v, _ in done] + [v for v, _ in failed]
         for video in finished:
             if video.fetched is not None:
                 video.fetched.cleanup()
         self.held.remove(v.key for v in finished)
+
+    def _patiently(self, write: Callable[[], Any]) -> Any:
+        """Run a write (safe to repeat: the queue guards each by who holds the row),
+        waiting out database outages of any length unless give_up() says stop."""
+        delay, waited = 1.0, 0.0
+        while True:
+            try:
+                return write()
+            except DatabaseUnavailableError as exc:
+                if self.circuit is not None:
+                    self.circuit.trip(f"database: {exc}")
+                if self.give_up is not None and self.give_up(waited):
+                    raise
+                log.warning("finished transcripts wait in the worker until the database "
+                            "is back (trying again in %.0f s): %s", delay, exc)
+            self.pause(delay)
+            self.waited_s += delay
+            waited += delay
+            delay = min(30.0, delay * 2)
 
     def _fail(self, video, error: BaseException) -> None:
         if self.fault_of is not None and self.fault_of(error) == "node":
