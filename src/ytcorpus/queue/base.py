@@ -22,6 +22,7 @@ from ..core.errors import (KINDS, NODE_KINDS, UNKNOWN_MAX_ATTEMPTS, DatabaseUnav
 from ..core.ids import parse_source
 from ..core.models import AddResult, Claim, InvalidSource, Result, Stats, Video
 from .hooks import completion_hooks
+from .counts import status_counts
 from .schema import EXPORT_FIELDS
 
 ADD_BATCH = 5000
@@ -251,8 +252,10 @@ class Queue(ABC):
         """Rows whose lease ran out (their worker died) go back to pending, counting a
         crash; the max_crashes-th crash ends the row as error kind 'worker_crash'."""
         with self._write_tx() as cur:
-            return self._reap(cur, "(lease_until IS NULL OR lease_until < ?)",
-                              (self._now(cur),))
+            now = self._now(cur)
+            # two range probes of the partial index on leased rows (an OR would scan it)
+            return (self._reap(cur, "lease_until < ?", (now,), indexed=True)
+                    + self._reap(cur, "lease_until IS NULL", (), indexed=True))
 
     @_patient
     def reap_workers(self, workers: Sequence[str]) -> int:
@@ -263,11 +266,12 @@ class Queue(ABC):
                 changed += self._reap(cur, f"worker IN ({','.join('?' * len(chunk))})", chunk)
         return changed
 
-    def _reap(self, cur, where: str, params: Sequence[Any]) -> int:
+    def _reap(self, cur, where: str, params: Sequence[Any], *, indexed: bool = False) -> int:
         dead = "crashes + 1 >= ?"
+        table = f"videos{self._indexed('idx_videos_leases')}" if indexed else "videos"
         self._exec(
             cur,
-            f"UPDATE videos SET crashes = crashes + 1, lease_until = NULL, "
+            f"UPDATE {table} SET crashes = crashes + 1, lease_until = NULL, "
             f"status = CASE WHEN {dead} THEN 'error' ELSE 'pending' END, "
             f"worker = CASE WHEN {dead} THEN worker ELSE NULL END, "
             f"error_kind = CASE WHEN {dead} THEN 'worker_crash' ELSE error_kind END, "
@@ -346,8 +350,8 @@ class Queue(ABC):
         hooks = completion_hooks()
         prepared = [[h.prepare(r) for h in hooks] for _, r in items]  # CPU, outside the lock
         with self._write_tx() as cur:
-            first_seq = self._next_seq(cur, len(items))
-            for seq, (video_id, result) in enumerate(items, first_seq):
+            numbers = self._completion_numbers(cur, len(items))
+            for i, (seq, (video_id, result)) in enumerate(zip(numbers, items)):
                 if not isinstance(result, Result):
                     raise TypeError("complete() takes a ytcorpus.models.Result")
                 segments = json.dumps([s.to_dict() for s in result.segments], ensure_ascii=False)
@@ -360,14 +364,25 @@ class Queue(ABC):
                 ))
                 done.append(cur.rowcount == 1)
                 if done[-1]:
-                    for hook, ready in zip(hooks, prepared[seq - first_seq]):
+                    for hook, ready in zip(hooks, prepared[i]):
                         hook.store(self, cur, video_id, result, ready)
+        for k, hook in enumerate(hooks):  # after commit, outside any lock (dedup links)
+            if hook.after is not None:
+                hook.after(self, [(v, prepared[j][k]) for j, (v, _) in enumerate(items)
+                                  if done[j]])
         return done
 
-    def _next_seq(self, cur, n: int) -> int:
-        """Reserve n completion numbers; the counter row stays locked until commit."""
+    def _completion_numbers(self, cur, n: int) -> list[int]:
+        """n completion numbers (SQLite: a counter row; its single writer commits in number
+        order. PostgreSQL overrides this with a SEQUENCE)."""
         self._exec(cur, "UPDATE completion_seq SET v = v + ? RETURNING v", (n,))
-        return int(cur.fetchone()["v"]) - n + 1
+        top = int(cur.fetchone()["v"])
+        return list(range(top - n + 1, top + 1))
+
+    def _settled_seq(self) -> int | None:
+        """The completion number at or below which every completion is visible now (None:
+        every visible number is; SQLite's writer commits in number order)."""
+        return None
 
     def backoff_s(self, attempts: int) -> float:
         """Exponential backoff with +-25% jitter, capped."""
@@ -502,26 +517,9 @@ class Queue(ABC):
 
     # ---- reading -------------------------------------------------------------------
     def stats(self) -> Stats:
-        s = Stats()
-        with self._read_tx() as cur:
-            self._exec(cur, "SELECT status, COUNT(*) AS n FROM videos GROUP BY status")
-            for r in cur.fetchall():
-                if r["status"] in ("pending", "processing", "completed", "error"):
-                    setattr(s, r["status"], int(r["n"]))
-                s.total += int(r["n"])
-            self._exec(cur, "SELECT COALESCE(SUM(duration_seconds), 0) AS a, "
-                            "COALESCE(SUM(tokens), 0) AS t FROM videos"
-                            f"{self._indexed('idx_videos_completed_totals')} "
-                            "WHERE status = 'completed'")
-            r = cur.fetchone()
-            s.audio_seconds_completed = float(r["a"] or 0)
-            s.tokens_completed = int(r["t"] or 0)
-            self._exec(cur, "SELECT COALESCE(error_kind, 'unknown') AS k, COUNT(*) AS n "
-                            "FROM videos WHERE status = 'error' GROUP BY error_kind")
-            s.errors_by_kind = {r["k"]: int(r["n"]) for r in cur.fetchall()}
-            self._exec(cur, "SELECT COUNT(*) AS n FROM videos WHERE status = 'pending' "
-                            "AND not_before > ?", (self._now(cur),))
-            s.waiting_retry = int(cur.fetchone()["n"])
+        """Counts by status, completed audio and tokens, errors by kind (from the
+        counters: constant time at any size), rows waiting to retry, live workers."""
+        s = status_counts(self)
         s.active_workers = sum(1 for w in self.workers() if w["alive"])
         return s
 
@@ -572,6 +570,10 @@ class Queue(ABC):
         key = "id" if after_seq is None else "completed_seq"
         where = ["status = 'completed'", f"{key} > ?"]
         extra: list[Any] = []
+        settled = self._settled_seq() if after_seq is not None else None
+        if settled is not None:  # numbers still held by open transactions wait for later
+            where.append("completed_seq <= ?")
+            extra.append(settled)
         if since:
             where.append("completed_at > ?")
             extra.append(parse_since(since))
