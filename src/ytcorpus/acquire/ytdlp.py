@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +24,8 @@ from ..core.errors import (SUSPECT_KINDS, NodeFault, PermanentError, RetryableEr
 from .blame import Evidence, HostGate, RouteFault
 from .deadline import Watchdog
 from .pacing import AllRoutesResting, Route, RoutePool
+from .ytdlp_setup import (QuietLogger, deno_path, gated_ydl_class, load_plugins,
+                          progress_hook, warm_extractors)
 from .prefetch import Prefetcher  # noqa: F401  (DESIGN: fetch.Prefetcher)
 from ..quality.language import metadata_language
 
@@ -85,24 +85,6 @@ def _metadata(info: dict) -> dict[str, Any]:
     }
 
 
-def _deno_path() -> str | None:
-    here = Path(sys.executable).parent / "deno"
-    return str(here) if here.exists() else shutil.which("deno")
-
-
-class _QuietLogger:
-    def debug(self, msg: str) -> None:
-        log.debug(msg)
-
-    info = debug
-
-    def warning(self, msg: str) -> None:
-        log.debug("yt-dlp: %s", msg)
-
-    def error(self, msg: str) -> None:
-        log.debug("yt-dlp: %s", msg)
-
-
 class Fetcher:
     """Download the audio of one video to `work_dir/<video_id>.<ext>`."""
 
@@ -120,7 +102,7 @@ class Fetcher:
                                  max_s=c.max_download_s)
         self._closed = False
         self._local = threading.local()  # one YoutubeDL per thread and route (~50 ms to build)
-        _load_plugins(c.plugin_dirs)
+        load_plugins(c.plugin_dirs)
 
     @property
     def proxies(self) -> RoutePool:  # the name before routes had pacing
@@ -144,7 +126,7 @@ class Fetcher:
         cache = self._local.__dict__.setdefault("ydls", {})
         key = (route.name, paced)
         if key not in cache:
-            cls = _gated_ydl_class()
+            cls = gated_ydl_class()
             cache[key] = cls(self.options(video_id, route.proxy, route=route, paced=paced))
         ydl = cache[key]
         ydl.params["outtmpl"]["default"] = str(self.work_dir / f"{video_id}.%(ext)s")
@@ -163,8 +145,8 @@ class Fetcher:
             "no_warnings": True,
             "color": "no_color",  # no ANSI codes in the error texts stored and printed
             "noprogress": True,
-            "logger": _QuietLogger(),
-            "progress_hooks": [_progress_hook],
+            "logger": QuietLogger(),
+            "progress_hooks": [progress_hook],
             "socket_timeout": c.socket_timeout,
             "retries": c.retries,
             "fragment_retries": c.retries,
@@ -191,7 +173,7 @@ class Fetcher:
             opts["sleep_interval_requests"] = c.sleep_requests
         if c.player_client:
             opts["extractor_args"] = {"youtube": {"player_client": c.player_client.split(",")}}
-        deno = c.js_runtime or _deno_path()
+        deno = c.js_runtime or deno_path()
         if deno:  # a venv's bin/ is not on PATH unless activated
             opts["js_runtimes"] = {"deno": {"path": deno}}
         return opts
@@ -211,7 +193,7 @@ class Fetcher:
         paced = self.paced(url)
         host = _server(url)
         self.hosts.check(host, video_id)  # HostResting: no request to a resting host
-        _warm_extractors()
+        warm_extractors()
         route, start = self.routes.reserve(paced=paced)  # AllRoutesResting: a node fault
         try:
             got = self._download(video_id, url, route, paced, start)
@@ -366,69 +348,3 @@ def _server(url: str) -> str:
         return f"{host}:{parts.port}" if parts.port else host
     except ValueError:  # a bad port: the host alone
         return host
-
-
-def _progress_hook(d: dict) -> None:
-    """yt-dlp's progress hook: feeds the download's Watch (raises once it is stopped)."""
-    from .deadline import _local
-
-    watch = getattr(_local, "watch", None)
-    if watch is not None:
-        watch.progress(d.get("downloaded_bytes"))
-
-
-_gated: list = []
-
-
-def _gated_ydl_class():
-    """YoutubeDL whose next HTTP request first calls `gate` (once): the pace slot waits
-    right before the request really goes out, not before yt-dlp's own set-up work."""
-    if not _gated:
-        from yt_dlp import YoutubeDL
-
-        class GatedYoutubeDL(YoutubeDL):
-            gate = None
-
-            def urlopen(self, req):
-                gate, self.gate = self.gate, None
-                if gate is not None:
-                    gate()
-                return super().urlopen(req)
-
-        _gated.append(GatedYoutubeDL)
-    return _gated[0]
-
-
-_warm = threading.Lock()
-_warmed = False
-
-
-def _warm_extractors() -> None:
-    """yt-dlp compiles each extractor's URL pattern on its first use (~0.5 s): do it before
-    a pace slot starts, so the slot is when the first request really goes out."""
-    global _warmed
-    with _warm:
-        if not _warmed:
-            from yt_dlp.extractor import gen_extractor_classes
-
-            for ie in gen_extractor_classes():
-                ie.suitable("http://127.0.0.1/")
-            _warmed = True
-
-
-_plugins_loaded: set[str] = set()
-
-
-def _load_plugins(dirs: tuple[str, ...] | list[str]) -> None:
-    """yt-dlp plugin folders (PO-token providers, extractors) are process-wide in yt-dlp."""
-    new = [str(Path(d).expanduser()) for d in dirs if str(Path(d).expanduser())
-           not in _plugins_loaded]
-    if not new:
-        return
-    from yt_dlp.globals import plugin_dirs
-    from yt_dlp.plugins import load_all_plugins
-
-    _plugins_loaded.update(new)
-    plugin_dirs.value = [*sorted(_plugins_loaded), "default"]
-    load_all_plugins()
-

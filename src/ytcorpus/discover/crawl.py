@@ -300,9 +300,9 @@ class _YdlLog:
 def _default_ydl(params: dict):
     from yt_dlp import YoutubeDL
 
-    from ..acquire.ytdlp import _deno_path
+    from ..acquire.ytdlp_setup import deno_path
 
-    deno = _deno_path()
+    deno = deno_path()
     if deno:
         params = {**params, "js_runtimes": {"deno": {"path": deno}}}
     return YoutubeDL(params)

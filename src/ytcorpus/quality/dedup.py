@@ -15,11 +15,18 @@ import numpy as np
 from .loops import normalize
 
 NUM_PERM = 128
-SHINGLE_WORDS = 2       # word bigrams: widest gap between re-encodes and other lectures
-THRESHOLD = 0.4          # estimated Jaccard at or above which two rows are duplicates
-# P(a pair becomes a candidate) = 1 - (1 - J**ROWS)**BANDS: 0.81 at J=0.4, 0.99 at 0.56 (the
-# lowest re-encode measured), 0.18 at 0.2; candidates are then checked on the signature
-BANDS, ROWS = 25, 3
+# Chosen on bench/dedup_bands.py: tiny.en transcripts of re-encoded, trimmed copies vs
+# ~1,200-word texts of a bigram model of real English prose. Word bigrams (25 bands of 3)
+# put ~4,400 unrelated rows in every band bucket at 30M rows (~90-150k candidates per
+# completion); 5-grams with 14 bands of 8 (FineWeb) find at most half of the re-uploads.
+# Word 3-grams with 42 bands of 3: ~8 unrelated rows per bucket at 30M rows (all of them
+# read by the bounded lookup), P(candidate) >= 0.98 on every re-upload measured.
+SHINGLE_WORDS = 3
+THRESHOLD = 0.2          # estimated 3-gram Jaccard: unrelated texts measured <= 0.04,
+#                          re-uploads >= 0.41, the same text read by another voice 0.25-0.32
+# P(a pair becomes a candidate) = 1 - (1 - J**ROWS)**BANDS: 0.98 at J=0.44, 0.74 at 0.32,
+# 1e-5 at 0.006 (the median unrelated pair); candidates are then checked on the signature
+BANDS, ROWS = 42, 3
 MIN_WORDS = 20           # shorter transcripts ("Thank you.") are not deduplicated
 SEED = 1                 # every node must hash alike
 

@@ -46,10 +46,20 @@ def open_queue(db: str | os.PathLike | None = None, *, create: bool = True,
     if is_postgres(address):
         from .postgres import PostgresQueue
 
-        return PostgresQueue(address, **options)
-    if "://" in address:
+        q: Queue = PostgresQueue(address, **options)
+    elif "://" in address:
         raise ConfigError(f"unsupported database address {redact(address)!r}: "
                           "use a SQLite file path or postgresql://...")
-    from .sqlite import SqliteQueue
+    else:
+        from .sqlite import SqliteQueue
 
-    return SqliteQueue(address, **options)
+        q = SqliteQueue(address, **options)
+    if not read_only:  # signatures made by an older ytcorpus: made again (once)
+        from .duplicates import resign
+
+        try:
+            resign(q)
+        except BaseException:
+            q.close()
+            raise
+    return q

@@ -3,7 +3,8 @@
 The lease contract (base.Queue) knows nothing of dedup or staging; the modules that keep
 those tables register a hook here when the queue package is imported. A hook has
 `prepare(result)` (CPU work, run before the write transaction opens) and
-`store(q, cur, video_id, result, prepared)` (run in it, after the row's UPDATE succeeded).
+`store(q, cur, video_id, result, prepared)` (run in it, after the row's UPDATE succeeded),
+and optionally `after(q, rows)` (run once it committed).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ class CompletionHook(NamedTuple):
     name: str
     store: Callable[..., None]
     prepare: Callable[[Any], Any] = lambda result: None
+    # after(q, [(video_id, prepared), ...]): once the completing transaction committed,
+    # outside any lock (dedup links a row to its near-duplicates here: queue/duplicates.py)
+    after: Callable[..., None] | None = None
 
 
 _HOOKS: dict[str, CompletionHook] = {}

@@ -28,6 +28,12 @@ def _insert_sql(dst: Queue) -> str:
 def _number_completions(dst: Queue) -> None:
     """Give copied completed rows completion numbers above dst's counter, so that an
     `export --incremental` of dst takes them (see schema.COMPLETION_SEQ)."""
+    if dst.backend == "postgres":  # the sequence; the transaction's id before its numbers
+        with dst._write_tx() as cur:
+            dst._exec(cur, "SELECT pg_current_xact_id()")
+            dst._exec(cur, "UPDATE videos SET completed_seq = nextval('completion_numbers') "
+                           "WHERE status = 'completed' AND completed_seq IS NULL")
+        return
     with dst._write_tx() as cur:
         dst._exec(cur, "UPDATE completion_seq SET v = v")  # hold the counter's lock
         dst._exec(cur, "SELECT v FROM completion_seq")

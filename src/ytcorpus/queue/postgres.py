@@ -136,6 +136,45 @@ class PostgresQueue(Queue):
             self._clock_checked = time.monotonic()
         return time.time() + self._clock_offset
 
+    # the transaction's id first, then its numbers: a transaction holding a number below
+    # what the sequence handed out is one that _settled_seq sees in progress
+    _NUMBERS = ("WITH x AS MATERIALIZED (SELECT pg_current_xact_id() AS x) "
+                "SELECT nextval('completion_numbers') AS v FROM x, generate_series(1, %s)")
+
+    def _completion_numbers(self, cur, n: int) -> list[int]:
+        """n numbers from the completion_numbers SEQUENCE: no row lock shared by the fleet
+        (the locked counter row serialised every completion of every node)."""
+        cur.execute(self._NUMBERS, (n,))
+        return sorted(int(r["v"]) for r in cur.fetchall())
+
+    SETTLE_WAIT_S = 300.0
+
+    def _settled_seq(self) -> int | None:
+        """Numbers come from a sequence, so they are not in commit order: read the last
+        number handed out, then wait until every transaction open at that moment has ended
+        (each took its id before its numbers). Then every number up to it is committed or
+        lost, and an export that reads up to it misses nothing later."""
+        if self._shadowed:  # an older queue: its counter row numbered in commit order
+            return None
+        with self._read_tx() as cur:
+            cur.execute("SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS s "
+                        "FROM completion_numbers")
+            settled = int(cur.fetchone()["s"])
+            cur.execute("SELECT pg_snapshot_xip(pg_current_snapshot())::text AS x")
+            open_ = [r["x"] for r in cur.fetchall()]
+        deadline = time.monotonic() + self.SETTLE_WAIT_S
+        while open_:
+            if time.monotonic() > deadline:
+                raise QueueError(f"{self._safe}: transactions {', '.join(open_[:5])} have "
+                                 f"been open over {self.SETTLE_WAIT_S:.0f} s; an incremental "
+                                 "export waits for them to end (try again later)")
+            time.sleep(0.02)
+            with self._read_tx() as cur:
+                cur.execute("SELECT x::text AS x FROM unnest(%s::text[]::xid8[]) AS x "
+                            "WHERE pg_xact_status(x) = 'in progress'", (open_,))
+                open_ = [r["x"] for r in cur.fetchall()]
+        return settled
+
     def _insert_new(self, cur, rows: list[tuple]) -> int:
         columns = [list(col) for col in zip(*rows)]
         cur.execute(_INSERT, columns)

@@ -1,7 +1,7 @@
 """What a completion stores besides the transcript: the quality JSON, language and
 licence sources, flags (one row each, for stats), and the MinHash signature and LSH bands
-that find the row's near-duplicates with indexed lookups. Dialect-free: runs inside the
-completing transaction of either backend."""
+that find the row's near-duplicates with bounded indexed lookups (queue/duplicates.py).
+Dialect-free: runs inside the completing transaction of either backend."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING
 
 from ..core.models import Result
 from ..quality import dedup
+from .duplicates import clusters, duplicates_of, settle
 from .hooks import CompletionHook, register
+
+__all__ = ["signature_of", "store_completion", "forget", "duplicates_of", "settle",
+           "duplicate_clusters", "quality_summary", "format_quality", "copy_side_tables"]
 
 if TYPE_CHECKING:
     from .base import Queue
@@ -38,10 +42,9 @@ def store_completion(q: Queue, cur, video_id: str, result: Result, sig=None) -> 
     if result.flags:
         cur.executemany(q._q("INSERT INTO video_flags (video_rowid, flag) VALUES (?, ?)"),
                         [(rowid, f) for f in sorted(set(result.flags))])
-    duplicate_of = None
+    duplicate_of = None  # linked after commit, outside the transaction (duplicates.settle)
     if sig is not None:
         bands = dedup.band_hashes(sig)
-        duplicate_of = _find_duplicate(q, cur, rowid, sig, bands)
         q._exec(cur, "INSERT INTO minhash_signatures (video_rowid, signature) VALUES (?, ?)",
                 (rowid, dedup.to_bytes(sig)))
         cur.executemany(q._q("INSERT INTO minhash_bands (video_rowid, band, hash) "
@@ -52,7 +55,7 @@ def store_completion(q: Queue, cur, video_id: str, result: Result, sig=None) -> 
         license_source, license_source, duplicate_of, rowid))
 
 
-register(CompletionHook("dedup", store_completion, signature_of))
+register(CompletionHook("dedup", store_completion, signature_of, settle))
 
 
 def forget(q: Queue, cur, rowid: int) -> None:
@@ -66,50 +69,6 @@ def forget(q: Queue, cur, rowid: int) -> None:
                             dedup.from_bytes(old["signature"]))])
         q._exec(cur, "DELETE FROM minhash_signatures WHERE video_rowid = ?", (rowid,))
     q._exec(cur, "DELETE FROM video_flags WHERE video_rowid = ?", (rowid,))
-
-
-def candidates(q: Queue, cur, rowid: int, bands: list[tuple[int, int]]) -> list[int]:
-    """Rows sharing at least one band hash (one index probe per band)."""
-    where = " OR ".join(["(band = ? AND hash = ?)"] * len(bands))
-    q._exec(cur, f"SELECT DISTINCT video_rowid FROM minhash_bands WHERE ({where}) "
-                 "AND video_rowid <> ?", (*[v for bh in bands for v in bh], rowid))
-    return [int(r["video_rowid"]) for r in cur.fetchall()]
-
-
-def _find_duplicate(q: Queue, cur, rowid: int, sig, bands) -> str | None:
-    """video_id of the root of the earliest completed row this signature duplicates."""
-    found = candidates(q, cur, rowid, bands)
-    if not found:
-        return None
-    marks = ",".join("?" * len(found))
-    q._exec(cur, "SELECT s.video_rowid, s.signature, v.video_id, v.duplicate_of FROM "
-                 f"minhash_signatures s JOIN videos v ON v.id = s.video_rowid "
-                 f"WHERE s.video_rowid IN ({marks}) AND v.status = 'completed' "
-                 "ORDER BY s.video_rowid", found)
-    for r in cur.fetchall():
-        if dedup.similarity(sig, dedup.from_bytes(r["signature"])) >= dedup.THRESHOLD:
-            return r["duplicate_of"] or r["video_id"]
-    return None
-
-
-def duplicates_of(q: Queue, video_id: str) -> list[str]:
-    """The completed rows that are near-duplicates of `video_id` (by signature)."""
-    with q._read_tx() as cur:
-        q._exec(cur, "SELECT v.id, s.signature FROM videos v JOIN minhash_signatures s "
-                     "ON s.video_rowid = v.id WHERE v.video_id = ?", (video_id,))
-        row = cur.fetchone()
-        if row is None:
-            return []
-        sig = dedup.from_bytes(row["signature"])
-        found = candidates(q, cur, int(row["id"]), dedup.band_hashes(sig))
-        if not found:
-            return []
-        marks = ",".join("?" * len(found))
-        q._exec(cur, "SELECT v.video_id, s.signature FROM minhash_signatures s JOIN videos v "
-                     f"ON v.id = s.video_rowid WHERE s.video_rowid IN ({marks}) "
-                     "ORDER BY v.id", found)
-        return [r["video_id"] for r in cur.fetchall()
-                if dedup.similarity(sig, dedup.from_bytes(r["signature"])) >= dedup.THRESHOLD]
 
 
 def quality_summary(q: Queue) -> dict:
@@ -156,24 +115,10 @@ def format_quality(summary: dict) -> str:
     return "".join("\n" + line for line in lines)
 
 
-def duplicate_clusters(q: Queue) -> dict[str, list[tuple[str, float]]]:
-    """root video_id -> [(video_id, duration_seconds)] of every completed cluster with
-    more than one row (indexed: only rows with duplicates are read)."""
-    clusters: dict[str, list[tuple[str, float]]] = {}
-    with q._read_tx() as cur:
-        q._exec(cur, "SELECT video_id, duplicate_of, duration_seconds FROM videos "
-                     "WHERE duplicate_of IS NOT NULL AND status = 'completed'")
-        members = cur.fetchall()
-        roots = sorted({r["duplicate_of"] for r in members})
-        for chunk in (roots[i:i + 500] for i in range(0, len(roots), 500)):
-            marks = ",".join("?" * len(chunk))
-            q._exec(cur, "SELECT video_id, NULL AS duplicate_of, duration_seconds FROM videos "
-                         f"WHERE video_id IN ({marks}) AND status = 'completed'", chunk)
-            members.extend(cur.fetchall())
-    for r in members:
-        root = r["duplicate_of"] or r["video_id"]
-        clusters.setdefault(root, []).append((r["video_id"], float(r["duration_seconds"] or 0)))
-    return {root: rows for root, rows in clusters.items() if len(rows) > 1}
+def duplicate_clusters(q: Queue) -> dict[str, list[dict]]:
+    """root video_id -> members of every completed cluster with more than one row
+    (queue/duplicates.py: one root per cluster, its lowest id)."""
+    return clusters(q)
 
 
 def copy_side_tables(src: Queue, dst: Queue, page: int = 5000) -> int:

@@ -3,9 +3,12 @@ an older database is upgraded in place by adding the missing columns."""
 
 from __future__ import annotations
 
+from . import counts
+
 SCHEMA_VERSION = 6  # 2: covering indexes for stats and the monitor; 3: crashes, completed_seq
 # 5: audio_bytes/audio_format, staged_* (fetch fleet), routes table (STAGE_TABLES)
-# 6: speakers (--diarize)
+# 6: speakers (--diarize); queue_counts and its triggers (queue/counts.py), the
+#    completion_numbers sequence (PostgreSQL), idx_videos_retry
 # 4: quality, language_source, license_source, duplicate_of; MinHash side tables (QUALITY_TABLES)
 
 # (name, sqlite type, postgresql type)
@@ -75,16 +78,29 @@ INDEXES = [
     "(status, duration_seconds, tokens) WHERE status = 'completed'",
     "CREATE INDEX IF NOT EXISTS idx_videos_completed_seq ON videos (completed_seq) "
     "WHERE status = 'completed'",
+    # stats' waiting_retry: only the rows that ever backed off (not_before > 0)
+    "CREATE INDEX IF NOT EXISTS idx_videos_retry ON videos (not_before) "
+    "WHERE status = 'pending' AND not_before > 0",
 ]
 
-# One-row counter handing out completed_seq. complete_many bumps it inside its transaction,
-# so the row lock orders commits by number: an export that has seen number N has seen
-# every completion numbered below N (a clock or an id cursor cannot promise that).
+# SQLite: a one-row counter handing out completed_seq. complete_many bumps it inside its
+# transaction; SQLite has one writer, so numbers are handed out in commit order: an export
+# that has seen number N has seen every completion numbered below N.
+# PostgreSQL: the completion_numbers SEQUENCE (no row lock shared by the fleet); numbers
+# are not in commit order there, so an incremental export first waits for the
+# transactions that may hold a number below its mark (see queue/seq.py).
 COMPLETION_SEQ = [
     "CREATE TABLE IF NOT EXISTS completion_seq (v BIGINT NOT NULL)",
     "UPDATE videos SET completed_seq = id WHERE status = 'completed' AND completed_seq IS NULL",
     "INSERT INTO completion_seq (v) SELECT COALESCE(MAX(completed_seq), 0) FROM videos "
     "WHERE NOT EXISTS (SELECT 1 FROM completion_seq)",
+]
+COMPLETION_NUMBERS = [
+    "CREATE SEQUENCE IF NOT EXISTS completion_numbers",
+    "SELECT setval('completion_numbers', GREATEST(m, 1), m > 0) FROM (SELECT GREATEST("
+    "(SELECT COALESCE(MAX(v), 0) FROM completion_seq), "
+    "(SELECT COALESCE(MAX(completed_seq), 0) FROM videos), "
+    "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM completion_numbers)) AS m) x",
 ]
 
 # Fetch fleet: claims of staged rows, the staged backlog and the download rate read only
@@ -159,6 +175,16 @@ def add_column_sql(backend: str, name: str) -> str:
     return f"ALTER TABLE videos ADD COLUMN {name} {decl}"
 
 
+def dedup_scheme_statements() -> list[str]:
+    """The scheme the stored MinHash bands were made with (queue/duplicates.py); bands of
+    another scheme are dropped here and made again by duplicates.resign() on open."""
+    from .duplicates import scheme
+
+    return ["CREATE TABLE IF NOT EXISTS dedup_scheme (scheme TEXT NOT NULL)",
+            "DELETE FROM minhash_bands WHERE NOT EXISTS (SELECT 1 FROM dedup_scheme "
+            f"WHERE scheme = '{scheme()}')"]
+
+
 def upgrade_statements(backend: str, have: set[str]) -> list[str]:
     """After CREATE TABLE IF NOT EXISTS: what brings an existing table to this version."""
     real = "REAL" if backend == "sqlite" else "DOUBLE PRECISION"
@@ -170,4 +196,7 @@ def upgrade_statements(backend: str, have: set[str]) -> list[str]:
             + [sql.format(blob="BLOB" if backend == "sqlite" else "BYTEA",
                           without_rowid=" WITHOUT ROWID" if backend == "sqlite" else "")
                for sql in QUALITY_TABLES]
+            + (COMPLETION_NUMBERS if backend != "sqlite" else [])
+            + dedup_scheme_statements()
+            + counts.schema_statements(backend)
             + ["DELETE FROM schema_version"])

@@ -156,9 +156,8 @@ class SqliteQueue(Queue):
                 raise self._typed(exc) from exc
 
     def _insert_new(self, cur, rows: list[tuple]) -> int:
-        before = self._conn.total_changes
         cur.executemany(_INSERT, rows)
-        return self._conn.total_changes - before
+        return cur.rowcount  # the rows inserted (total_changes would count triggers too)
 
     def _claim_rows(self, cur, worker: str, n: int, lease_until: float, now: float,
                     staged: bool | None = None) -> list:

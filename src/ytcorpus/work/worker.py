@@ -64,11 +64,13 @@ def _metrics(port: int | None) -> Any:
 
 def _progress(queue, config) -> Any:
     """The live line / periodic summary; the queue's size is asked from the progress
-    thread only, at most every progress.QUEUE_EVERY_S (stats() is slow on big queues)."""
+    thread only, at most every progress.QUEUE_EVERY_S, from the queue's counters (a few
+    rows at any size: the connection is held for microseconds, never for a count)."""
     from ..observe.progress import WorkProgress
+    from ..queue.counts import status_counts
 
     def left() -> int:
-        s = queue.stats()
+        s = status_counts(queue, retry=False)
         return s.pending + s.processing
 
     return WorkProgress(queue_left=left, poll_interval=config.poll_interval,
