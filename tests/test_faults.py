@@ -262,4 +262,4 @@ def test_a_full_work_dir_charges_nothing_and_the_node_backs_off(tmp_path, clips,
                            env={**os.environ, **ENV})
     assert roomy.returncode == 0, roomy.stderr[-3000:]
     with open_queue(url) as q:
-        assert q.stats().completed == 3
+        assert q.stats().completed == 3, roomy.stderr[-3000:]

@@ -84,9 +84,10 @@ class FetchFleetWorker:
                 elif self.circuit.state == "probing":
                     self.circuit.abort_probe()
                 if not claims and self.exit_when_empty and not self.held:
-                    if self.queue.waiting_for_node():  # rows put behind for node faults
-                        self.blocked = True
-                    return None
+                    behind = self.queue.waiting_for_node()  # rows put behind: node faults
+                    if not behind or self.queue.node_faults_released:  # met here: blocked
+                        self.blocked = behind
+                        return None  # else another node's faults: wait until they are due
             if claims and not self._over_backlog(claims[0]):
                 return claims[0]
             self.stop.wait(self.poll_s if not self.exit_when_empty else 0.5)

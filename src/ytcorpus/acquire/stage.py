@@ -34,9 +34,11 @@ SWEEP_EVERY_S = 30.0
 class StageCopyError(NodeFault):
     """A staged copy that cannot be used (missing, truncated, altered, or a path outside
     the store): never the video's fault. The row is unstaged and released uncharged (or
-    downloaded again when the worker may download)."""
+    downloaded again when the worker may download), at once: nothing waits for this node
+    to recover, a downloading worker can fetch it now."""
 
     kind = "node"
+    behind = 0.0
 
 
 # <prefix>/<video_id>.<claim nonce>.<bytes>.<blake2b-128 hex><ext>: every staging of a row

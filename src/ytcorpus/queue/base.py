@@ -262,6 +262,7 @@ class Queue(WorkerLeases, QueueReads, ABC):
         kind = error.kind
         message = redact(str(error))[:2000]
         if fault == "node":  # uncharged, and behind the others: the next probe is another
+            self.node_faults_released += 1
             behind = getattr(error, "behind", None)  # blame.RouteFault: 0 = another route
             if behind is None:
                 behind = 0.0 if kind == "interrupted" else max(
@@ -299,6 +300,7 @@ class Queue(WorkerLeases, QueueReads, ABC):
     # a row released for a node fault waits this long (or until its route or host is
     # back), so the next claim, the circuit's probe included, takes another video
     node_behind_s = 60.0
+    node_faults_released = 0  # rows this process released for node faults (Downloader)
 
     def requeue_errors(self, kind: str | None = None) -> int:
         """Put errored rows (all, or one kind) back to pending with a fresh attempt count."""

@@ -68,6 +68,7 @@ class Claimer:
         self._claiming = threading.Lock()  # held while a claim is in the database
         self._waited_others = False
         self._reaped = False  # _empty() just took back a dead worker's rows
+        self._waited_behind = False  # said once: waiting for rows put behind elsewhere
         self._db_down = False  # the last claim met a database outage (a node fault)
 
     def __iter__(self) -> Iterator[Video]:
@@ -88,12 +89,16 @@ class Claimer:
                 if self.progress is not None and not len(self.held):  # nothing in flight
                     self.progress.idle(True)
                 if self.config.exit_when_empty and (self._db_down or self._empty()):
-                    self.blocked = self.blocked or self._db_down  # exit 75, not "empty"
-                    return
-                if not self._reaped:  # a dead worker's rows came back: claim them now
-                    self.stop.wait(self.config.poll_interval)
-                self._reaped = False
-                continue
+                    if not (self._db_down or self.blocked):  # rows put behind may have come
+                        claims = self._claim(limit)  # due while it looked: one last claim
+                    if not claims:
+                        self.blocked = self.blocked or self._db_down  # exit 75, not "empty"
+                        return
+                if not claims:
+                    if not self._reaped:  # a dead worker's rows came back: claim them now
+                        self.stop.wait(self.config.poll_interval)
+                    self._reaped = False
+                    continue
             self.pool.source_idle(False)
             if self.progress is not None:
                 self.progress.idle(False)
@@ -139,8 +144,15 @@ class Claimer:
                 self._waited_others = True
                 return False
         if self.queue.waiting_for_node():
-            log.warning("queue empty but for rows put behind after node faults: blocked")
-            self.blocked = True
+            if self.queue.node_faults_released:  # this node met the faults itself
+                log.warning("queue empty but for rows put behind after node faults: blocked")
+                self.blocked = True
+                return True
+            if not self._waited_behind:  # another node's (or an earlier run's) faults:
+                log.info("queue empty but for rows put behind after node faults elsewhere: "
+                         "waiting until they are due")  # this node may well serve them
+            self._waited_behind = True
+            return False
         return True
 
     def _claim(self, limit: int) -> list:
