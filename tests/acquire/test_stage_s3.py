@@ -190,7 +190,12 @@ def test_a_fetcher_frozen_past_its_lease_only_removes_its_own_copy(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: _rows(db)[0]["status"] == "processing", timeout=60, interval=0.05)
-        late.send_signal(signal.SIGSTOP)  # frozen mid-download, past its 1 s lease
+        for _ in range(50):  # frozen mid-download, past its 1 s lease; not while it holds
+            late.send_signal(signal.SIGSTOP)  # SQLite's write lock (a heartbeat's moment)
+            if _writable(db):
+                break
+            late.send_signal(signal.SIGCONT)
+            time.sleep(0.05)
         time.sleep(2.5)
         owner = _fetch(db, stage, tmp_path, "--name", "owner")
         assert owner.returncode == 0, owner.stderr[-2000:]
@@ -303,3 +308,18 @@ def test_incremental_export_to_s3_adds_only_new_rows(tmp_path, bucket):
     assert manifest["rows"] == 5 and [s["rows"] for s in manifest["shards"]] == [3, 2]
     second = fs.cat_file(f"{key}/{manifest['shards'][1]['file']}").decode().splitlines()
     assert sorted(json.loads(line)["id"] for line in second) == ["b0000000000", "b0000000001"]
+
+
+def _writable(db: str) -> bool:
+    """Can another process take SQLite's write lock now?"""
+    import sqlite3
+
+    con = sqlite3.connect(db, timeout=0.2)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        con.rollback()
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        con.close()
