@@ -29,7 +29,6 @@ import speech_texts as T  # noqa: E402
 from media import espeak  # noqa: E402
 from ytcorpus.core.audio import decode_to_mono16k  # noqa: E402
 from ytcorpus.quality import language as L  # noqa: E402
-from ytcorpus.quality.flags import MAX_STOCK_SHARE, MIN_SPEECH_FOR_WPM  # noqa: E402
 from ytcorpus.work.pipeline import transcribe_arrays  # noqa: E402
 
 SR = 16000
@@ -116,17 +115,10 @@ def corpus(root: Path) -> dict[str, tuple[np.ndarray, str]]:
 
 
 def english(q: dict, rule: tuple) -> bool | None:
-    """The English-only decision under one set of thresholds (as signals_say_english)."""
+    """The English-only decision under one set of thresholds."""
     _, min_logprob, min_wpm, max_dup = rule
-    if q.get("speech_s", 0) < MIN_SPEECH_FOR_WPM:
-        return None
-    if q.get("stock_phrase_share", 0) >= MAX_STOCK_SHARE:
-        return False
-    if q.get("avg_logprob") is not None and q["avg_logprob"] < min_logprob:
-        return False
-    if q.get("dup_5gram_share", 0.0) > max_dup:
-        return False
-    return q.get("wpm", 0) >= min_wpm
+    return L.signals_say_english(q, min_logprob=min_logprob, min_wpm=min_wpm,
+                                 max_dup_5gram=max_dup)
 
 
 def main() -> None:

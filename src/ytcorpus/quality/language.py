@@ -86,18 +86,20 @@ def _short(code: str) -> str | None:
     return language_key(code)
 
 
-def signals_say_english(q: dict) -> bool | None:
+def signals_say_english(q: dict, *, min_logprob: float = LANG_MIN_LOGPROB,
+                        min_wpm: float = MIN_WPM,
+                        max_dup_5gram: float = LANG_MAX_DUP_5GRAM) -> bool | None:
     """True/False from an English-only model's decoding signals; None when too little
-    speech to tell."""
+    speech to tell. The thresholds are keywords so bench/language.py can try others."""
     if q.get("speech_s", 0) < MIN_SPEECH_FOR_WPM:
         return None
     if q.get("stock_phrase_share", 0) >= MAX_STOCK_SHARE:
         return False
-    if q.get("avg_logprob") is not None and q["avg_logprob"] < LANG_MIN_LOGPROB:
+    if q.get("avg_logprob") is not None and q["avg_logprob"] < min_logprob:
         return False
-    if q.get("dup_5gram_share", 0.0) > LANG_MAX_DUP_5GRAM:
+    if q.get("dup_5gram_share", 0.0) > max_dup_5gram:
         return False
-    return q.get("wpm", 0) >= MIN_WPM
+    return q.get("wpm", 0) >= min_wpm
 
 
 def decide(model_language: str | None, q: dict, *, multilingual: bool | None = None,
