@@ -170,3 +170,96 @@ def test_sqlite_counters_live_in_the_file(tmp_path):
         "SELECT status, kind, SUM(n) FROM queue_counts GROUP BY status, kind").fetchall()
     assert rows == [("pending", "", 5)]
     assert status_counts(open_queue(db, read_only=True)).pending == 5
+
+
+def _shared_shard_pair(url: str) -> tuple:
+    """Two connections whose backends the old trigger put on one shard (pid % 32): among
+    33 connections two always are."""
+    import psycopg
+
+    seen: dict[int, psycopg.Connection] = {}
+    spare = []
+    for _ in range(33):
+        conn = psycopg.connect(url)
+        pid = conn.info.backend_pid
+        if pid % 32 in seen:
+            first = seen[pid % 32]
+            for c in spare:
+                if c is not first:
+                    c.close()
+            return first, conn
+        seen[pid % 32] = conn
+        spare.append(conn)
+    raise AssertionError("pigeonhole")  # pragma: no cover
+
+
+def test_postgres_transactions_never_wait_on_each_others_counters(pg_server):
+    """Two backends changing rows of the same statuses at once: neither waits for the
+    other's counter rows (shards pid % 32 let two backends share one, and a claim that
+    reaped first could deadlock with a neighbour; seen with eight claimers)."""
+    url = pg_server.new_database()
+    with open_queue(url) as q:
+        q.add(_videos(10, "k"))
+        q.claim("w", 4)
+    a, b = _shared_shard_pair(url)
+    try:
+        b.execute("SET lock_timeout = '2s'")
+        # a: processing -> pending, then pending -> processing (a reap, then a claim)
+        a.execute("UPDATE videos SET status = 'pending' WHERE video_id = 'k000000000'")
+        a.execute("UPDATE videos SET status = 'processing' WHERE video_id = 'k000000009'")
+        # b, while a is open: the same statuses, other rows, other order
+        b.execute("UPDATE videos SET status = 'processing' WHERE video_id = 'k000000008'")
+        b.execute("UPDATE videos SET status = 'pending' WHERE video_id = 'k000000001'")
+        b.commit()
+        a.commit()
+    finally:
+        a.close()
+        b.close()
+    with open_queue(url) as q:
+        assert exact(q)["processing"] == 4
+
+
+def test_postgres_checkpoint_folds_the_counters_of_ended_connections(pg_server):
+    import psycopg
+
+    url = pg_server.new_database()
+    with open_queue(url) as q:
+        q.add(_videos(6, "f"))
+    for i in range(5):  # five connections that end, each leaving its own counter rows
+        with psycopg.connect(url) as conn:
+            conn.execute("UPDATE videos SET status = 'error', error_kind = 'private' "
+                         "WHERE video_id = %s", (f"f00000000{i}",))
+    with open_queue(url) as q:
+        before = exact(q)
+        with q._read_tx() as cur:
+            cur.execute("SELECT COUNT(DISTINCT shard) AS n FROM queue_counts")
+            assert cur.fetchone()["n"] >= 5
+        q.checkpoint()
+        assert exact(q) == before == {**before, "pending": 1, "error": 5}
+        with q._read_tx() as cur:
+            cur.execute("SELECT COUNT(*) AS n FROM queue_counts WHERE shard <> 0 AND shard "
+                        "NOT IN (SELECT pid FROM pg_stat_activity)")
+            assert cur.fetchone()["n"] == 0
+
+
+def test_postgres_queue_with_shared_shards_gets_the_new_trigger(pg_server):
+    from ytcorpus.queue import counts
+
+    url = pg_server.new_database()
+    with open_queue(url) as q:
+        q.add(_videos(3, "o"))
+        with q._write_tx() as cur:  # the functions as version 6 made them
+            for sql in counts.pg_functions():
+                cur.execute(sql.replace("pg_backend_pid()", counts.OLD_SHARD))
+            cur.execute("SELECT prosrc FROM pg_proc WHERE proname = 'ytcorpus_counts_update'")
+            assert counts.OLD_SHARD in cur.fetchone()["prosrc"]
+    with open_queue(url, read_only=True) as q:  # a reader changes nothing
+        with q._read_tx() as cur:
+            cur.execute("SELECT prosrc FROM pg_proc WHERE proname = 'ytcorpus_counts_insert'")
+            assert counts.OLD_SHARD in cur.fetchone()["prosrc"]
+    with open_queue(url) as q:
+        with q._read_tx() as cur:
+            cur.execute("SELECT prosrc FROM pg_proc WHERE proname LIKE 'ytcorpus_counts_%'")
+            assert all(counts.OLD_SHARD not in r["prosrc"] for r in cur.fetchall())
+        q.claim("w", 2)
+        assert exact(q)["processing"] == 2

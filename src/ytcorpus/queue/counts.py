@@ -9,9 +9,15 @@ changes a status never has to remember them.
 
 queue_counts holds one row per (status, kind, shard); kind is the error_kind of rows in
 error ('' otherwise). SQLite has one writer: shard 0. PostgreSQL: a statement-level
-trigger adds one delta per (status, kind) to the shard of its backend
-(pg_backend_pid() % SHARDS), so completions on different connections rarely touch the
-same counter row; readers sum the shards.
+trigger adds one delta per (status, kind) to the shard of its backend (the shard IS
+pg_backend_pid()): a backend runs one transaction at a time, so no two transactions ever
+wait on the same counter row. (Shards pid % 32 let two backends share a shard; a
+transaction of two statements (reap, then claim) could then take two counter rows in the
+other order than a neighbour: a deadlock, seen under eight concurrent claimers.) Readers
+sum the shards; `fold_statement()` moves the rows of backends that ended into shard 0
+(SKIP LOCKED: it never waits on a live backend, so it cannot deadlock either), run by
+every worker's periodic checkpoint, so the table holds about ten rows per live
+connection.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ if TYPE_CHECKING:
 # base.Queue (not imported: base imports this module)
 Queue = Any
 
-SHARDS = 32
+# the trigger's shard before version 7's fix (found in an existing function: replaced)
+OLD_SHARD = "pg_backend_pid() % 32"
 
 TABLE = (
     "CREATE TABLE IF NOT EXISTS queue_counts (status TEXT NOT NULL, kind TEXT NOT NULL, "
@@ -72,11 +79,11 @@ def _pg_side(table: str, sign: str) -> str:
 
 
 def _pg_function(name: str, sides: list[str]) -> str:
-    # ORDER BY: every transaction takes the counter rows of its shard in one order
+    # the shard is the backend's own: no other transaction waits on its counter rows
     return (
         f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         "INSERT INTO queue_counts AS c (status, kind, shard, n, audio_seconds, tokens) "
-        f"SELECT status, kind, pg_backend_pid() % {SHARDS}, SUM(n), SUM(a), SUM(t) FROM ("
+        f"SELECT status, kind, pg_backend_pid(), SUM(n), SUM(a), SUM(t) FROM ("
         + " UNION ALL ".join(sides) + ") d GROUP BY status, kind "
         "HAVING SUM(n) <> 0 OR SUM(a) <> 0 OR SUM(t) <> 0 ORDER BY status, kind "
         "ON CONFLICT (status, kind, shard) DO UPDATE SET n = c.n + EXCLUDED.n, "
@@ -85,13 +92,19 @@ def _pg_function(name: str, sides: list[str]) -> str:
     )
 
 
-def _pg_triggers() -> list[str]:
-    out = [
+def pg_functions() -> list[str]:
+    """The trigger functions (CREATE OR REPLACE: a queue made by an older version gets
+    them at its next writable open, postgres.py)."""
+    return [
         _pg_function("ytcorpus_counts_insert", [_pg_side("new_rows", "")]),
         _pg_function("ytcorpus_counts_update", [_pg_side("old_rows", "-"),
                                                 _pg_side("new_rows", "")]),
         _pg_function("ytcorpus_counts_delete", [_pg_side("old_rows", "-")]),
     ]
+
+
+def _pg_triggers() -> list[str]:
+    out = pg_functions()
     for event, refs in (("insert", "NEW TABLE AS new_rows"),
                         ("update", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
                         ("delete", "OLD TABLE AS old_rows")):
@@ -115,6 +128,23 @@ def schema_statements(backend: str) -> list[str]:
         return [TABLE.format(real=real)] + _sqlite_triggers() + rebuild
     return ([TABLE.format(real=real), "LOCK TABLE videos IN SHARE ROW EXCLUSIVE MODE"]
             + _pg_triggers() + rebuild)
+
+
+def fold_statement() -> str:
+    """PostgreSQL: the counter rows of backends that ended, summed into shard 0 (no backend
+    has pid 0). Rows a live backend holds are skipped, never waited for."""
+    return (
+        "WITH gone AS (DELETE FROM queue_counts WHERE ctid = ANY(ARRAY("
+        "SELECT ctid FROM queue_counts WHERE shard <> 0 AND shard NOT IN "
+        "(SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL) "
+        "FOR UPDATE SKIP LOCKED)) RETURNING status, kind, n, audio_seconds, tokens) "
+        "INSERT INTO queue_counts AS c (status, kind, shard, n, audio_seconds, tokens) "
+        "SELECT status, kind, 0, SUM(n), SUM(audio_seconds), SUM(tokens) FROM gone "
+        "GROUP BY status, kind ORDER BY status, kind "
+        "ON CONFLICT (status, kind, shard) DO UPDATE SET n = c.n + EXCLUDED.n, "
+        "audio_seconds = c.audio_seconds + EXCLUDED.audio_seconds, "
+        "tokens = c.tokens + EXCLUDED.tokens"
+    )
 
 
 def read_counts(q: Queue, cur, s: Stats) -> None:

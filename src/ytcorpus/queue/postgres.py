@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import contextmanager
 from functools import lru_cache, partial
 
 from ..core.errors import DatabaseUnavailableError, QueueError
+from . import counts
 from .base import Queue
 from .compat import postgres_shadow_sql
 from .schema import SCHEMA_VERSION, create_videos_sql, upgrade_statements
@@ -31,6 +33,8 @@ _CLAIM_STAGED = _CLAIM.replace("WHERE status = 'pending'",
 _CLAIM_UNSTAGED = _CLAIM.replace("WHERE status = 'pending'",
                                  "WHERE status = 'pending' AND staged_path IS NULL")
 assert _CLAIM_STAGED != _CLAIM and _CLAIM_UNSTAGED != _CLAIM
+log = logging.getLogger(__name__)
+
 _SCHEMA_LOCK = 0x79746370  # advisory lock id: one process migrates at a time
 
 
@@ -194,6 +198,8 @@ class PostgresQueue(Queue):
                 cur.execute("SELECT MAX(version) AS v FROM schema_version")
                 current = cur.fetchone()["v"]
             if current is not None and current >= SCHEMA_VERSION:
+                if not self.read_only:
+                    self._replace_old_functions(cur)
                 return
             if self.read_only and self._shadowed:  # queue/compat.py
                 return
@@ -215,6 +221,30 @@ class PostgresQueue(Queue):
             for sql in upgrade_statements("postgres", have):
                 cur.execute(sql)
             cur.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
+
+
+    def _replace_old_functions(self, cur) -> None:
+        """A queue whose counter triggers still share shards between backends (pid % 32:
+        two backends on one counter row could deadlock) gets the per-backend functions;
+        the counters stay exact (readers sum every shard)."""
+        cur.execute("SELECT prosrc FROM pg_proc WHERE proname = 'ytcorpus_counts_update'")
+        row = cur.fetchone()
+        if row is None or counts.OLD_SHARD not in row["prosrc"]:
+            return
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        cur.execute("SELECT prosrc FROM pg_proc WHERE proname = 'ytcorpus_counts_update'")
+        if counts.OLD_SHARD in cur.fetchone()["prosrc"]:
+            for sql in counts.pg_functions():
+                cur.execute(sql)
+
+    def checkpoint(self) -> None:
+        """Worth calling now and then on a long run (every worker's reaper does): the
+        counter rows of connections that ended are summed into one (queue/counts.py)."""
+        try:
+            with self._write_tx() as cur:
+                cur.execute(counts.fold_statement())
+        except QueueError as exc:  # the next checkpoint tries again
+            log.debug("counter fold skipped: %s", exc)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -180,7 +180,7 @@ class Claimer:
             if reaped:
                 log.info("returned %d rows of dead workers to pending", reaped)
             checkpoint = getattr(self.queue, "checkpoint", None)
-            if checkpoint:  # SQLite: keep the WAL from growing without bound
+            if checkpoint:  # SQLite: a bounded WAL; PostgreSQL: counter rows folded
                 checkpoint()
         probing = self.circuit is not None and self.circuit.state == "probing"
         want = 1 if probing else max(1, self.config.download_threads)
