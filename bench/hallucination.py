@@ -9,6 +9,7 @@ the other in this run, and the table shows both side by side: rows that reached
 `export --clean` with text, rows of real speech lost, WER of what was kept.
 
     python bench/hallucination.py [--old /tmp/old/src] [--per-kind N] [--cache DIR]
+        [--keep DIR] [--saved old=DIR/old.json]
 """
 
 from __future__ import annotations
@@ -149,6 +150,9 @@ def main() -> None:
     p.add_argument("--per-kind", type=int, help="at most N clips of each kind")
     p.add_argument("--cache", type=Path, default=CACHE, help=f"audio cache ({CACHE})")
     p.add_argument("--show", action="store_true", help="print each clip's text and flags")
+    p.add_argument("--keep", type=Path, help="write each run's rows (JSON) to this folder")
+    p.add_argument("--saved", action="append", default=[], metavar="NAME=JSON",
+                   help="a run kept earlier (--keep) as a column, instead of running it")
     p.add_argument("--child", nargs=2, metavar=("SRC", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -157,9 +161,15 @@ def main() -> None:
     if args.old:
         srcs = {"old": args.old, **srcs}
     results = {}
+    saved = dict(item.split("=", 1) for item in args.saved)
+    for name in saved:
+        srcs.pop(name, None)
+    for name, path in saved.items():
+        results[name] = json.loads(Path(path).read_text())["rows"]
     with tempfile.TemporaryDirectory() as tmp:
         for name, src in srcs.items():
-            out = Path(tmp) / f"{name}.json"
+            out = (args.keep or Path(tmp)) / f"{name}.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
             cmd = [sys.executable, __file__, "--child", src, str(out), "--cache",
                    str(args.cache)] + (["--per-kind", str(args.per_kind)] if args.per_kind
                                        else [])

@@ -30,3 +30,25 @@ def test_fetchers_need_a_stage_store_and_a_missing_database_is_refused(tmp_path)
     for flag in ("--address", "--workers-per-gpu", "--cpu-workers", "--fetchers",
                  "--stage-only", "--engine", "--exit-when-empty"):
         assert flag in help_text
+
+
+def test_an_address_nothing_answers_on_fails_at_once(tmp_path):
+    import socket
+    import time
+
+    db = str(tmp_path / "q.db")
+    with open_queue(db) as q:
+        q.add(["aaaaaaaaaaa"])
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        started = time.monotonic()
+        r = run_cli("--db", db, "cluster", "--address", address, timeout=60)
+        assert r.returncode == 1, r.stderr
+        assert "cannot reach the Ray cluster" in r.stderr and "Traceback" not in r.stderr
+        assert time.monotonic() - started < 30
+    r = run_cli("--db", db, "cluster", "--address", "no-port-here")
+    assert r.returncode == 1 and "HOST:PORT" in r.stderr
+    with open_queue(db) as q:
+        assert q.stats().pending == 1  # nothing claimed

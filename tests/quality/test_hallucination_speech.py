@@ -106,3 +106,29 @@ def test_transformers_engine_gives_word_probabilities(clips):
     assert wer(clean.text, t.text) <= 0.25, t.text
     assert t.segments and all(s.mean_word_prob is not None for s in t.segments)
     assert t.quality["mean_word_prob"] > 0.7 and "hallucination" not in t.flags
+
+
+def test_a_chunk_whose_greedy_decoding_loops_comes_back_as_words(tmp_path):
+    """clean_21 (espeak-ng, clean): tiny.en's greedy decoding writes "The jjjjjjj..."
+    (beam search too). The engine decodes a looped chunk again without repeated 3-grams:
+    the words come back, and the row is not lost to the loop."""
+    from faster_whisper.transcribe import get_compression_ratio
+
+    from ytcorpus.engines import load_engine
+    from ytcorpus.engines.ct2 import _loops
+
+    clip = wordless.clips(tmp_path / "cache", 22, ["clean"])[21]
+    engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=8)
+    tokenizer = engine._tokenizer(None)
+    feats = engine.prepare(clip.audio)
+    _, greedy = engine.pipeline.generate_segment_batched(
+        feats.mel[None], tokenizer, engine._run_options(detect=False))
+    if not _loops(tokenizer, greedy[0]):
+        pytest.skip("tiny.en does not loop on this clip on this machine")
+    segments = engine.transcribe_chunks([clip.audio])[0]
+    text = " ".join(s.text for s in segments)
+    assert get_compression_ratio(text) < 2.4, text
+    assert wer(clip.text, text) < 0.6, text
+    engine.second_decoding = False  # without the fallback the loop stays
+    looped = " ".join(s.text for s in engine.transcribe_chunks([clip.audio])[0])
+    assert get_compression_ratio(looped) > 2.4, looped

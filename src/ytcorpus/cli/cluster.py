@@ -80,6 +80,31 @@ def actor_flags(args) -> dict:
     return flags
 
 
+PROBE_S = 5.0
+
+
+def reachable(address: str | None) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) that nothing answers on is an error now, in one
+    line: Ray itself would retry its connection for minutes before giving up."""
+    import socket
+
+    from ..core.errors import ConfigError
+
+    if not address or address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--address {address!r}: expected auto, HOST:PORT or "
+                          "ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_S).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Ray cluster at {address}: "
+                          f"{exc.strerror or exc} (is `ray start --head` running there, and "
+                          "the port open from here?)") from None
+
+
 def run(args) -> int:
     from ..cluster import import_ray
     from ..cluster.fleet import Fleet
@@ -87,8 +112,15 @@ def run(args) -> int:
 
     flags = actor_flags(args)
     open_db(args).close()  # a missing database is an error here, before Ray starts
+    reachable(args.address)
     ray = import_ray()
-    ray.init(address=args.address, logging_level=logging.WARNING, log_to_driver=True)
+    try:
+        ray.init(address=args.address, logging_level=logging.WARNING, log_to_driver=True)
+    except ConnectionError as exc:  # address auto and no cluster running here
+        from ..core.errors import ConfigError
+
+        raise ConfigError(f"no Ray cluster at --address {args.address}: {exc} (start one "
+                          "with `ray start --head`, see docs/cluster.md)") from None
     queue = open_db(args)
     fleet = Fleet(ray, queue, flags, workers_per_gpu=args.workers_per_gpu,
                   cpu_workers=args.cpu_workers, fetchers=args.fetchers,

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 CHUNK_S = 30
 SECOND_BEAM = 5  # the second, different decoding of a doubtful chunk
+LOOP_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold: a decoding that loops
+NO_REPEAT = 3  # a looped chunk is decoded again without repeating any 3-gram of tokens
 
 
 class CTranslate2Engine:
@@ -120,17 +122,56 @@ class CTranslate2Engine:
                 np.stack([feats[i].mel for i in idx]), tokenizer, options)
             first = self._worded(encoded, outputs, tokenizer, options,
                                  [feats[i].seconds for i in idx])
+            looped = [k for k, o in enumerate(outputs) if _loops(tokenizer, o)]
+            if looped and self.second_decoding:  # Whisper's fallback, for loops only
+                self._unloop(first, looped, [feats[idx[k]] for k in looped], tokenizer,
+                             options)
             doubtful = [k for k, segs in enumerate(first) if evidence.doubtful(segs)]
             if doubtful and self.second_decoding:  # a different decoding, batched
-                _, again = self.pipeline.generate_segment_batched(
-                    np.stack([feats[idx[k]].mel for k in doubtful]), tokenizer,
-                    replace(options, beam_size=SECOND_BEAM))
-                for k, o in zip(doubtful, again):
-                    text = tokenizer.decode([t for t in o["tokens"] if t < tokenizer.eot])
-                    first[k] = evidence.agree(first[k], text)
+                beam = replace(options, beam_size=SECOND_BEAM)
+                for group, opts in (([k for k in doubtful if k not in looped], beam),
+                                    ([k for k in doubtful if k in looped],
+                                     replace(beam, no_repeat_ngram_size=NO_REPEAT))):
+                    if group:
+                        self._second(first, group, [feats[idx[k]] for k in group],
+                                     tokenizer, options, opts)
             for k, i in enumerate(idx):
                 out[i] = first[k]
         return out
+
+    def _unloop(self, first: list, looped: list[int], feats: list, tokenizer,
+                options) -> None:
+        """Chunks whose greedy decoding looped ("The jjjj...", one sentence over and over:
+        the compression ratio over Whisper's 2.4, where Whisper falls back to sampling)
+        are decoded again without repeating any NO_REPEAT-gram; the new text replaces the
+        loop when it does not loop. Real speech then reads as spoken; a loop over sound
+        without words turns into other invented text, which the second decoding below
+        disagrees with (it is judged like any other chunk)."""
+        seconds = [f.seconds for f in feats]
+        encoded, again = self.pipeline.generate_segment_batched(
+            np.stack([f.mel for f in feats]), tokenizer,
+            replace(options, no_repeat_ngram_size=NO_REPEAT))
+        redone = self._worded(encoded, again, tokenizer, options, seconds)
+        for k, o, segs in zip(looped, again, redone):
+            if segs and not _loops(tokenizer, o):
+                first[k] = segs
+
+    def _second(self, first: list, group: list[int], feats: list, tokenizer, options,
+                second) -> None:
+        """The second decoding of doubtful chunks: each chunk keeps the decoding the model
+        finds more likely (beam search usually wins where greedy stumbled, as in noise),
+        and its segments carry the share of their words the other decoding also wrote."""
+        encoded, again = self.pipeline.generate_segment_batched(
+            np.stack([f.mel for f in feats]), tokenizer, second)
+        redone = self._worded(encoded, again, tokenizer, options, [f.seconds for f in feats])
+        for k, o, segs in zip(group, again, redone):
+            text = tokenizer.decode([t for t in o["tokens"] if t < tokenizer.eot])
+            mine = first[k]
+            if segs and mine and o["avg_logprob"] > mine[0].avg_logprob \
+                    and not _loops(tokenizer, o):
+                first[k] = evidence.agree(segs, "".join(s.text for s in mine))
+            else:
+                first[k] = evidence.agree(mine, text)
 
     def _probabilities(self, encoded, outputs, tokenizer, seconds) -> list[list[float]]:
         """Each chunk's word probabilities (teacher-forced, CTranslate2's Whisper.align:
@@ -175,6 +216,14 @@ class CTranslate2Engine:
                          zip(_spread(text.split(), sec), p or [None] * len(text.split()))]
             result.append([_segment(a, sec, out, timed) for a in sentences(words)])
         return result
+
+
+def _loops(tokenizer, output: dict) -> bool:
+    """A decoding that repeats itself (Whisper's compression-ratio test, threshold 2.4)."""
+    from faster_whisper.transcribe import get_compression_ratio
+
+    text = tokenizer.decode([t for t in output["tokens"] if t < tokenizer.eot]).strip()
+    return bool(text) and get_compression_ratio(text) > LOOP_COMPRESSION
 
 
 def _segment(words: list[tuple], seconds: float, out: dict,
