@@ -9,7 +9,7 @@ the other in this run, and the table shows both side by side: rows that reached
 `export --clean` with text, rows of real speech lost, WER of what was kept.
 
     python bench/hallucination.py [--old /tmp/old/src] [--per-kind N] [--cache DIR]
-        [--keep DIR] [--saved old=DIR/old.json]
+        [--keep DIR] [--saved old=DIR/old.json] [--held-out]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ CACHE = Path(os.environ.get("YTCORPUS_BENCH_CACHE", Path(tempfile.gettempdir())
                             / "ytcorpus-wordless"))
 
 
-def run(src: str, per_kind: int | None, cache: Path, out: Path) -> None:
+def run(src: str, per_kind: int | None, cache: Path, out: Path, first: int = 0) -> None:
     """Child: transcribe the set with the ytcorpus found in `src`, store, filter."""
     sys.path[:0] = [src, str(ROOT / "tests")]
     import wordless
@@ -40,7 +40,8 @@ def run(src: str, per_kind: int | None, cache: Path, out: Path) -> None:
     except ImportError:  # before the layout change (issue 18)
         from ytcorpus.quality.clean import CleanFilter
 
-    clips = wordless.clips(cache, per_kind)
+    clips = wordless.clips(cache, per_kind, first=first) if first else \
+        wordless.clips(cache, per_kind)
     engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=8)
     transcripts = transcribe_arrays(engine, [c.audio for c in clips])
     ids = {c.name: f"h{i:010d}" for i, c in enumerate(clips)}
@@ -150,13 +151,17 @@ def main() -> None:
     p.add_argument("--per-kind", type=int, help="at most N clips of each kind")
     p.add_argument("--cache", type=Path, default=CACHE, help=f"audio cache ({CACHE})")
     p.add_argument("--show", action="store_true", help="print each clip's text and flags")
+    p.add_argument("--held-out", action="store_true",
+                   help="the held-out set: the same kinds, clips 100 on (other sentences, "
+                        "voices, speeds and noise than the set the thresholds were chosen on)")
     p.add_argument("--keep", type=Path, help="write each run's rows (JSON) to this folder")
     p.add_argument("--saved", action="append", default=[], metavar="NAME=JSON",
                    help="a run kept earlier (--keep) as a column, instead of running it")
     p.add_argument("--child", nargs=2, metavar=("SRC", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        return run(args.child[0], args.per_kind, args.cache, Path(args.child[1]))
+        return run(args.child[0], args.per_kind, args.cache, Path(args.child[1]),
+                   100 if args.held_out else 0)
     srcs = {"new": str(ROOT / "src")}
     if args.old:
         srcs = {"old": args.old, **srcs}
@@ -172,7 +177,7 @@ def main() -> None:
             out.parent.mkdir(parents=True, exist_ok=True)
             cmd = [sys.executable, __file__, "--child", src, str(out), "--cache",
                    str(args.cache)] + (["--per-kind", str(args.per_kind)] if args.per_kind
-                                       else [])
+                                       else []) + (["--held-out"] if args.held_out else [])
             subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": src})
             data = json.loads(out.read_text())
             results[name] = data["rows"]

@@ -116,6 +116,11 @@ def main() -> None:
             print(f"{name:<6} {len(paths):>5} {audio_s:>8.0f} {work_rate:>9.1f} "
                   f"{bare_rate:>9.1f} {work_rate / bare_rate:>6.2f} {w_wer:>9.3f} "
                   f"{b_wer:>9.3f} {busy:>12.0%}")
+            counts = getattr(engine, "counts", None)
+            if counts:  # what the evidence of issue 22 asked of the engine
+                print(f"       engine: {counts}")
+                for key in counts:
+                    counts[key] = 0
     finally:
         httpd.shutdown()
 

@@ -305,14 +305,17 @@ def label_of(kind: str) -> str:
 
 
 def clips(root: Path, per_kind: int | None = None,
-          kinds: list[str] | None = None) -> list[Clip]:
-    """The set (or `per_kind` clips of each of `kinds`), made once and cached in `root`."""
+          kinds: list[str] | None = None, first: int = 0) -> list[Clip]:
+    """The set (or `per_kind` clips of each of `kinds`), made once and cached in `root`.
+    `first`: the index of each kind's first clip; another `first` (bench/hallucination.py
+    --held-out uses 100) makes a held-out set of the same kinds: other sentences, voices,
+    speeds, noise, never seen while the thresholds were chosen."""
     counts = {**SPEECH_KINDS, **WORDLESS_KINDS, **MIXED_KINDS}
     root = Path(root) / f"v{SET_VERSION}"
     root.mkdir(parents=True, exist_ok=True)
     out = []
     for kind in kinds or list(counts):
-        for k in range(min(per_kind or counts[kind], counts[kind])):
+        for k in range(first, first + min(per_kind or counts[kind], counts[kind])):
             name = f"{kind}_{k:02d}"
             wav, txt = root / f"{name}.wav", root / f"{name}.txt"
             if not wav.exists():

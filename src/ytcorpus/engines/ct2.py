@@ -15,6 +15,7 @@ from ..core.errors import EngineError
 from ..core.models import Segment
 from ..core.audio import SAMPLE_RATE
 from ..quality import evidence
+from ..quality.invented import is_invented
 from ..quality.loops import normalize
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ class CTranslate2Engine:
         self.language = None if self.multilingual else "en"
         self._tokenizers: dict[str | None, object] = {}
         self._opts = None
+        # chunks decoded, looped (decoded again), doubtful (second decoding), and how many
+        # of those kept the second decoding's text: what the evidence costs (bench/)
+        self.counts = {"chunks": 0, "looped": 0, "doubtful": 0, "second_kept": 0}
 
     def _options(self):
         from faster_whisper.transcribe import TranscriptionOptions
@@ -123,11 +127,14 @@ class CTranslate2Engine:
             first = self._worded(encoded, outputs, tokenizer, options,
                                  [feats[i].seconds for i in idx])
             looped = [k for k, o in enumerate(outputs) if _loops(tokenizer, o)]
+            self.counts["chunks"] += len(idx)
+            self.counts["looped"] += len(looped)
             if looped and self.second_decoding:  # Whisper's fallback, for loops only
                 self._unloop(first, looped, [feats[idx[k]] for k in looped], tokenizer,
                              options)
             doubtful = [k for k, segs in enumerate(first) if evidence.doubtful(segs)]
             if doubtful and self.second_decoding:  # a different decoding, batched
+                self.counts["doubtful"] += len(doubtful)
                 beam = replace(options, beam_size=SECOND_BEAM)
                 for group, opts in (([k for k in doubtful if k not in looped], beam),
                                     ([k for k in doubtful if k in looped],
@@ -158,20 +165,25 @@ class CTranslate2Engine:
 
     def _second(self, first: list, group: list[int], feats: list, tokenizer, options,
                 second) -> None:
-        """The second decoding of doubtful chunks: each chunk keeps the decoding the model
-        finds more likely (beam search usually wins where greedy stumbled, as in noise),
-        and its segments carry the share of their words the other decoding also wrote."""
+        """The second decoding of doubtful chunks: each segment carries the share of its
+        words the other decoding also wrote. Where both decodings pass as heard words
+        (quality.invented), the chunk keeps the one the model finds more likely (beam
+        search usually wins where greedy stumbled, as in noise); where the first does
+        not, it stays as it is and is judged (cut) as invented."""
         encoded, again = self.pipeline.generate_segment_batched(
             np.stack([f.mel for f in feats]), tokenizer, second)
         redone = self._worded(encoded, again, tokenizer, options, [f.seconds for f in feats])
         for k, o, segs in zip(group, again, redone):
             text = tokenizer.decode([t for t in o["tokens"] if t < tokenizer.eot])
-            mine = first[k]
-            if segs and mine and o["avg_logprob"] > mine[0].avg_logprob \
-                    and not _loops(tokenizer, o):
-                first[k] = evidence.agree(segs, "".join(s.text for s in mine))
-            else:
-                first[k] = evidence.agree(mine, text)
+            mine = evidence.agree(first[k], text)
+            first[k] = mine
+            if not segs or not mine or o["avg_logprob"] <= mine[0].avg_logprob \
+                    or _loops(tokenizer, o) or any(is_invented(s) for s in mine):
+                continue
+            theirs = evidence.agree(segs, "".join(s.text for s in mine))
+            if not any(is_invented(s) for s in theirs):  # both heard words: the likelier
+                first[k] = theirs
+                self.counts["second_kept"] += 1
 
     def _probabilities(self, encoded, outputs, tokenizer, seconds) -> list[list[float]]:
         """Each chunk's word probabilities (teacher-forced, CTranslate2's Whisper.align:
