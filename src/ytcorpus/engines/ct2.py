@@ -28,8 +28,8 @@ NO_REPEAT = 3  # a looped chunk is decoded again without repeating any 3-gram of
 
 class CTranslate2Engine:
     name = "ctranslate2"
-    # word times by cross-attention alignment (about 18% more CPU): on for --diarize, which
-    # splits segments at changes of speaker; off, a chunk's sentences share its time by length
+    # words are always aligned (their probabilities are the evidence of quality.invented);
+    # on (--diarize, which splits segments at changes of speaker), segments keep them
     word_timestamps = False
 
     def __init__(self, model_path: str, model_name: str, device: str = "cpu",
@@ -185,24 +185,15 @@ class CTranslate2Engine:
                 first[k] = theirs
                 self.counts["second_kept"] += 1
 
-    def _probabilities(self, encoded, outputs, tokenizer, seconds) -> list[list[float]]:
-        """Each chunk's word probabilities (teacher-forced, CTranslate2's Whisper.align:
-        the pass word timestamps use), per whitespace word of its decoded text."""
-        text = [[t for t in o["tokens"] if t < tokenizer.eot] for o in outputs]
-        if not any(text):
-            return [[] for _ in outputs]
-        fps = self.model.frames_per_second
-        aligned = self.model.model.align(encoded, tokenizer.sot_sequence,
-                                         [t or [tokenizer.eot] for t in text],
-                                         [int(np.ceil(sec) * fps) for sec in seconds])
-        return [evidence.text_word_probs(tokenizer, t, list(a.text_token_probs)) if t else []
-                for a, t in zip(aligned, text)]
-
     def _worded(self, encoded, outputs: list[dict], tokenizer, options,
                 seconds: list[float]) -> list[list[Segment]]:
         """Each chunk's text, decoded without timestamp tokens as faster-whisper's batched
-        pipeline does by default, then aligned word by word (cross-attention, the
-        add_word_timestamps step) and cut into segments at sentence ends and pauses.
+        pipeline does by default, then aligned word by word (cross-attention: the
+        add_word_timestamps step, one batched teacher-forced pass) and cut into segments
+        at sentence ends and pauses. The same pass gives each word its probability (the
+        evidence of quality.invented), so word times cost nothing more: --diarize only
+        keeps them on the segments, and a transcript's words, segments and evidence are
+        the same with and without it.
 
         Why not Whisper's timestamp tokens: decoding with them, a batch (one pass per 30 s
         chunk, no seeking back as the sequential mode does) lost 3-10% of a lecture's
@@ -211,21 +202,18 @@ class CTranslate2Engine:
         fps = self.model.frames_per_second
         raw = [[{"seek": 0, "start": 0.0, "end": sec, "tokens": out["tokens"]}]
                for out, sec in zip(outputs, seconds)]
-        if self.word_timestamps:
+        if any(out["tokens"] for out in outputs):
             self.model.add_word_timestamps(
                 raw, tokenizer, encoded, [int(np.ceil(sec) * fps) for sec in seconds],
                 options.prepend_punctuations, options.append_punctuations, 0.0)
-        probs = [[]] * len(outputs) if self.word_timestamps else \
-            self._probabilities(encoded, outputs, tokenizer, seconds)
         result = []
-        for out, chunk, sec, p in zip(outputs, raw, seconds, probs):
+        for out, chunk, sec in zip(outputs, raw, seconds):
             words = [(float(w["start"]), float(w["end"]), w["word"], float(w["probability"]))
                      for w in chunk[0].get("words") or [] if w["word"].strip()]
-            timed = bool(words)
-            if not words:
+            timed = self.word_timestamps and bool(words)
+            if not words:  # nothing aligned: the text shares the chunk by length
                 text = tokenizer.decode([t for t in out["tokens"] if t < tokenizer.eot])
-                words = [(a, b, w, q) for (a, b, w), q in
-                         zip(_spread(text.split(), sec), p or [None] * len(text.split()))]
+                words = [(a, b, w, None) for a, b, w in _spread(text.split(), sec)]
             result.append([_segment(a, sec, out, timed) for a in sentences(words)])
         return result
 
