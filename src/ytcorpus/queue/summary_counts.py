@@ -136,11 +136,20 @@ def _pg_flag_side(table: str, sign: str) -> str:
             f"0::float8 AS s, 0::bigint AS b FROM {table} r")
 
 
-def _pg_function(name: str, sides: list[str]) -> str:
+def _pg_video_skip(tables: list[str]) -> str:
+    """No row of the statement is counted (a claim, an add of pending rows): return before
+    the counting query (measured: a third of the trigger's cost on a one-row claim)."""
+    counted = " OR ".join(dict.fromkeys(f"({cond.format(r='r')})"
+                                        for _, cond, *_ in VIDEO_COUNTERS))
+    return ("IF " + " AND ".join(f"NOT EXISTS (SELECT 1 FROM {t} r WHERE {counted})"
+                                 for t in tables) + " THEN RETURN NULL; END IF; ")
+
+
+def _pg_function(name: str, sides: list[str], skip: str = "") -> str:
     # the shard is the backend's own, rows in key order (as queue/counts.py's)
     return (
         f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "INSERT INTO summary_counts AS c (counter, item, shard, n, seconds, amount) "
+        + skip + "INSERT INTO summary_counts AS c (counter, item, shard, n, seconds, amount) "
         "SELECT counter, item, pg_backend_pid(), SUM(n), SUM(s), SUM(b) FROM ("
         + " UNION ALL ".join(sides) + ") d GROUP BY counter, item "
         "HAVING SUM(n) <> 0 OR SUM(s) <> 0 OR SUM(b) <> 0 ORDER BY counter, item "
@@ -171,7 +180,9 @@ def _pg_triggers() -> list[str]:
             ("video_flags", "video_flags_counts", lambda t, s: [_pg_flag_side(t, s)])):
         for event, refs in _REFS.items():
             function = f"ytcorpus_{prefix}_{event}"
-            out += [_pg_function(function, _pg_sides(event, side)),
+            tables = [t for t in ("old_rows", "new_rows") if t in refs]
+            skip = _pg_video_skip(tables) if table == "videos" else ""
+            out += [_pg_function(function, _pg_sides(event, side), skip),
                     f"DROP TRIGGER IF EXISTS {prefix}_{event} ON {table}",
                     f"CREATE TRIGGER {prefix}_{event} AFTER {event.upper()} ON {table} "
                     f"REFERENCING {refs} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"]
