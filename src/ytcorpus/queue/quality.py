@@ -106,7 +106,7 @@ def _summary(q: Queue) -> dict:
 
 
 def _from_counters(counted: dict) -> dict:
-    """The summary from summary_counts' rows (an older database's: counted, above)."""
+    """The summary from summary_counts' rows (a database without them: _summary counts)."""
     out: dict[str, dict[str, int]] = {"flag": {}, "language": {}, "language_source": {}}
     for (counter, item), (n, _, _) in counted.items():
         if counter in out and n:
