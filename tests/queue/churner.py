@@ -1,5 +1,7 @@
 """A process that changes row statuses every way a worker can, for the counter tests:
 claim, complete, fail (retryable, permanent, node), release, let leases run out, reap.
+Completions carry a language and its source, flags, downloaded bytes, and one row in
+five a shared text (near-duplicates: dedup links them), all chosen by the video id.
 
 usage: python churner.py DB NAME SEED ROUNDS
 """
@@ -12,6 +14,19 @@ from ytcorpus.models import Result
 from ytcorpus.queue import open_queue
 
 
+SHARED = " ".join(f"word{j} of the shared lecture" for j in range(30))
+
+
+def extras(video_id: str) -> dict:
+    """What a completion of this row stores besides its counts (test_quality_counts.py)."""
+    k = int(video_id[-3:])
+    return {"transcript": SHARED if k % 5 == 0 else f"text of {video_id}",
+            "language": ("en", "de", None)[k % 3],
+            "language_source": ("model", "signals", "metadata", None)[k % 4],
+            "flags": (["no_speech"], [], ["language_uncertain", "no_speech"])[k % 3],
+            "audio_bytes": None if k % 7 == 0 else 1000 + k}
+
+
 def main() -> None:
     db, name, seed, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     rng = random.Random(seed)
@@ -22,8 +37,8 @@ def main() -> None:
             action = rng.random()
             if action < 0.4:
                 q.complete(name, c.video_id, Result(
-                    transcript=f"text of {c.video_id}", duration_seconds=rng.randint(1, 90),
-                    tokens=rng.randint(1, 500)))
+                    duration_seconds=rng.randint(1, 90), tokens=rng.randint(1, 500),
+                    **extras(c.video_id)))
             elif action < 0.55:
                 q.fail(name, c.video_id, video_error("network", "reset", c.video_id))
             elif action < 0.7:

@@ -130,20 +130,22 @@ def schema_statements(backend: str) -> list[str]:
             + _pg_triggers() + rebuild)
 
 
-def fold_statement() -> str:
+def fold_statement(table: str = "queue_counts", keys: tuple[str, ...] = ("status", "kind"),
+                   values: tuple[str, ...] = ("n", "audio_seconds", "tokens")) -> str:
     """PostgreSQL: the counter rows of backends that ended, summed into shard 0 (no backend
-    has pid 0). Rows a live backend holds are skipped, never waited for."""
+    has pid 0). Rows a live backend holds are skipped, never waited for. (The other counter
+    table, queue/summary_counts.py, is folded by the same statement over its columns.)"""
+    k, v = ", ".join(keys), ", ".join(values)
     return (
-        "WITH gone AS (DELETE FROM queue_counts WHERE ctid = ANY(ARRAY("
-        "SELECT ctid FROM queue_counts WHERE shard <> 0 AND shard NOT IN "
+        f"WITH gone AS (DELETE FROM {table} WHERE ctid = ANY(ARRAY("
+        f"SELECT ctid FROM {table} WHERE shard <> 0 AND shard NOT IN "
         "(SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL) "
-        "FOR UPDATE SKIP LOCKED)) RETURNING status, kind, n, audio_seconds, tokens) "
-        "INSERT INTO queue_counts AS c (status, kind, shard, n, audio_seconds, tokens) "
-        "SELECT status, kind, 0, SUM(n), SUM(audio_seconds), SUM(tokens) FROM gone "
-        "GROUP BY status, kind ORDER BY status, kind "
-        "ON CONFLICT (status, kind, shard) DO UPDATE SET n = c.n + EXCLUDED.n, "
-        "audio_seconds = c.audio_seconds + EXCLUDED.audio_seconds, "
-        "tokens = c.tokens + EXCLUDED.tokens"
+        f"FOR UPDATE SKIP LOCKED)) RETURNING {k}, {v}) "
+        f"INSERT INTO {table} AS c ({k}, shard, {v}) "
+        f"SELECT {k}, 0, " + ", ".join(f"SUM({c})" for c in values) + " FROM gone "
+        f"GROUP BY {k} ORDER BY {k} "
+        f"ON CONFLICT ({k}, shard) DO UPDATE SET "
+        + ", ".join(f"{c} = c.{c} + EXCLUDED.{c}" for c in values)
     )
 
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from functools import lru_cache, partial
 
 from ..core.errors import DatabaseUnavailableError, QueueError
-from . import counts
+from . import counts, summary_counts
 from .base import Queue
 from .compat import postgres_shadow_sql
 from .schema import SCHEMA_VERSION, create_videos_sql, upgrade_statements
@@ -200,6 +200,7 @@ class PostgresQueue(Queue):
             if current is not None and current >= SCHEMA_VERSION:
                 if not self.read_only:
                     self._replace_old_functions(cur)
+                    self._build_summary_counts(cur)
                 return
             if self.read_only and self._shadowed:  # queue/compat.py
                 return
@@ -237,12 +238,23 @@ class PostgresQueue(Queue):
             for sql in counts.pg_functions():
                 cur.execute(sql)
 
+    def _build_summary_counts(self, cur) -> None:
+        """A queue made before the counters of quality_summary and download_totals gets
+        them, built once under the schema lock (queue/summary_counts.py)."""
+        if summary_counts.built(self, cur):
+            return
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        if not summary_counts.built(self, cur):
+            for sql in summary_counts.schema_statements("postgres"):
+                cur.execute(sql)
+
     def checkpoint(self) -> None:
         """Worth calling now and then on a long run (every worker's reaper does): the
         counter rows of connections that ended are summed into one (queue/counts.py)."""
         try:
             with self._write_tx() as cur:
                 cur.execute(counts.fold_statement())
+                cur.execute(summary_counts.fold_statement())
         except QueueError as exc:  # the next checkpoint tries again
             log.debug("counter fold skipped: %s", exc)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..core.models import Result
 from ..quality import dedup
+from . import summary_counts
 from .duplicates import clusters, duplicates_of, settle
 from .hooks import CompletionHook, register
 
@@ -72,8 +73,9 @@ def forget(q: Queue, cur, rowid: int) -> None:
 
 
 def quality_summary(q: Queue) -> dict:
-    """Flag counts, languages and their sources, duplicate rows (indexes only); {} on a
-    database older than these tables (read-only opens never migrate)."""
+    """Flag counts, languages and their sources, duplicate rows: from the counters of
+    queue/summary_counts.py (an older database read-only: counted from the indexes);
+    {} on a database older than these tables (read-only opens never migrate)."""
     try:
         return _summary(q)
     except Exception:  # noqa: BLE001 - sqlite3/psycopg "no such table/column"
@@ -82,6 +84,10 @@ def quality_summary(q: Queue) -> dict:
 
 def _summary(q: Queue) -> dict:
     with q._read_tx() as cur:
+        counted = summary_counts.read(q, cur, ("flag", "language", "language_source",
+                                               "duplicate"))
+        if counted is not None:  # the counters: a few dozen rows at any size
+            return _from_counters(counted)
         q._exec(cur, "SELECT flag, COUNT(*) AS n FROM video_flags GROUP BY flag")
         flags = {r["flag"]: int(r["n"]) for r in cur.fetchall()}
         q._exec(cur, "SELECT COALESCE(language, '') AS l, COALESCE(language_source, '') AS s, "
@@ -97,6 +103,18 @@ def _summary(q: Queue) -> dict:
         dups = int(cur.fetchone()["n"])
     return {"flags": dict(sorted(flags.items())), "languages": languages,
             "language_sources": sources, "duplicates": dups}
+
+
+def _from_counters(counted: dict) -> dict:
+    """The summary from summary_counts' rows (a database without them: _summary counts)."""
+    out: dict[str, dict[str, int]] = {"flag": {}, "language": {}, "language_source": {}}
+    for (counter, item), (n, _, _) in counted.items():
+        if counter in out and n:
+            key = item if counter == "flag" else item or "unknown"
+            out[counter][key] = out[counter].get(key, 0) + n
+    return {"flags": dict(sorted(out["flag"].items())), "languages": out["language"],
+            "language_sources": out["language_source"],
+            "duplicates": counted.get(("duplicate", ""), (0,))[0]}
 
 
 def format_quality(summary: dict) -> str:

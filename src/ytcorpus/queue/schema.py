@@ -3,12 +3,13 @@ an older database is upgraded in place by adding the missing columns."""
 
 from __future__ import annotations
 
-from . import counts
+from . import counts, summary_counts
 
 SCHEMA_VERSION = 6  # 2: covering indexes for stats and the monitor; 3: crashes, completed_seq
 # 5: audio_bytes/audio_format, staged_* (fetch fleet), routes table (STAGE_TABLES)
 # 6: speakers (--diarize); queue_counts and its triggers (queue/counts.py), the
-#    completion_numbers sequence (PostgreSQL), idx_videos_retry
+#    completion_numbers sequence (PostgreSQL), idx_videos_retry; summary_counts and its
+#    triggers (queue/summary_counts.py: added to a version-6 database at a writable open)
 # 4: quality, language_source, license_source, duplicate_of; MinHash side tables (QUALITY_TABLES)
 
 # (name, sqlite type, postgresql type)
@@ -199,4 +200,5 @@ def upgrade_statements(backend: str, have: set[str]) -> list[str]:
             + (COMPLETION_NUMBERS if backend != "sqlite" else [])
             + dedup_scheme_statements()
             + counts.schema_statements(backend)
+            + summary_counts.schema_statements(backend)
             + ["DELETE FROM schema_version"])

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..core.errors import DatabaseUnavailableError, QueueError
+from . import summary_counts
 from .base import Queue
 from .compat import shadow_old_schema
 from .schema import SCHEMA_VERSION, create_videos_sql, upgrade_statements
@@ -186,6 +187,11 @@ class SqliteQueue(Queue):
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
         if row[0] is not None and row[0] >= SCHEMA_VERSION:
+            if not summary_counts.built(self, conn.cursor()):  # made before these counters
+                with self._write_tx() as cur:
+                    if not summary_counts.built(self, cur):
+                        for sql in summary_counts.schema_statements("sqlite"):
+                            cur.execute(sql)
             return
         with self._write_tx() as cur:
             cur.execute(create_videos_sql("sqlite"))

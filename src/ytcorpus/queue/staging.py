@@ -11,6 +11,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from . import summary_counts
 from .hooks import CompletionHook, register
 
 if TYPE_CHECKING:
@@ -75,11 +76,16 @@ def download_totals(q: Queue, since: float | None = None) -> dict[str, float]:
     """Bytes downloaded over audio seconds (every row that recorded its bytes), and the
     fetch fleet's staging rate since a time."""
     with q._read_tx() as cur:
-        q._exec(cur, "SELECT COUNT(*) AS n, COALESCE(SUM(audio_bytes), 0) AS b, "
-                     "COALESCE(SUM(duration_seconds), 0) AS s FROM videos"
-                     f"{q._indexed('idx_videos_audio_bytes')} WHERE audio_bytes IS NOT NULL")
-        r = cur.fetchone()
-        out = {"videos": int(r["n"]), "bytes": int(r["b"]), "seconds": float(r["s"])}
+        counted = summary_counts.read(q, cur, ("downloaded",))
+        if counted is not None:  # the counters (queue/summary_counts.py)
+            n, s, b = counted.get(("downloaded", ""), (0, 0.0, 0))
+            out = {"videos": n, "bytes": b, "seconds": s}
+        else:  # an older database read as it is: the partial index
+            q._exec(cur, "SELECT COUNT(*) AS n, COALESCE(SUM(audio_bytes), 0) AS b, "
+                         "COALESCE(SUM(duration_seconds), 0) AS s FROM videos"
+                         f"{q._indexed('idx_videos_audio_bytes')} WHERE audio_bytes IS NOT NULL")
+            r = cur.fetchone()
+            out = {"videos": int(r["n"]), "bytes": int(r["b"]), "seconds": float(r["s"])}
         if since is not None:
             q._exec(cur, "SELECT COUNT(*) AS n, COALESCE(SUM(staged_seconds), 0) AS s FROM videos"
                          f"{q._indexed('idx_videos_staged_at')} WHERE staged_at >= ?", (since,))
