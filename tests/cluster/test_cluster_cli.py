@@ -52,3 +52,18 @@ def test_an_address_nothing_answers_on_fails_at_once(tmp_path):
     assert r.returncode == 1 and "HOST:PORT" in r.stderr
     with open_queue(db) as q:
         assert q.stats().pending == 1  # nothing claimed
+
+
+def test_worker_flags_reach_the_actors(tmp_path):
+    """Every flag `cluster` shares with `work` is handed to the actors' workers
+    (--diarize was once parsed and dropped)."""
+    from ytcorpus.cli.cluster import actor_flags
+    from ytcorpus.cli.main import build_parser
+
+    db = str(tmp_path / "q.db")
+    open_queue(db).close()
+    args = build_parser().parse_args(["--db", db, "cluster", "--diarize", "--language", "de",
+                                      "--batch-size", "4"])
+    flags = actor_flags(args)
+    assert flags["diarize"] is True and flags["language"] == "de" and flags["batch_size"] == 4
+    assert flags["db"] == db

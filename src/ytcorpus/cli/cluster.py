@@ -57,7 +57,7 @@ def register(sub) -> None:
 WORKER_FLAGS = ("device", "engine", "model", "batch_size", "download_threads", "prefetch",
                 "lease", "max_videos", "exit_when_empty", "prepare_threads", "language",
                 "work_dir", "audio_format", "stage", "stage_only",
-                "max_staged")
+                "max_staged", "diarize", "second_decoding")
 
 
 def actor_flags(args) -> dict:

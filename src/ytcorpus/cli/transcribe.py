@@ -216,6 +216,11 @@ def register(sub) -> None:
     s.add_argument("--diarize", action="store_true", default=None,
                    help="who spoke when: segments get speaker S1, S2, ...; SRT [S1], VTT "
                         "<v S1>, txt one paragraph per turn (pip install 'ytcorpus[diarize]')")
+    s.add_argument("--no-second-decoding", dest="second_decoding", action="store_false",
+                   default=None,
+                   help="do not decode doubtful chunks a second time (beam search): faster on noisy "
+                        "audio, but invented text is then judged on word probabilities "
+                        "alone (docs/quality.md)")
     s.set_defaults(func=transcribe_command)
 
 # ---- the command ------------------------------------------------------------------------------
@@ -225,7 +230,8 @@ def transcribe_command(args) -> int:
 
     cfg = build(TranscribeConfig, device=args.device, engine=args.engine, model=args.model,
                 batch_size=args.batch_size, format=args.format,
-                diarize=getattr(args, "diarize", None))
+                diarize=getattr(args, "diarize", None),
+                second_decoding=getattr(args, "second_decoding", None))
     formats = parse_formats(cfg.format)
     inputs, problems = expand_inputs(args.inputs)
     for item, problem in problems:
@@ -246,6 +252,8 @@ def transcribe_command(args) -> int:
         require_diarize()
     device = check_device(cfg.device, cfg.engine)
     engine = load_engine(cfg.engine, cfg.model, device, batch_size=cfg.batch_size)
+    if not cfg.second_decoding and hasattr(engine, "second_decoding"):
+        engine.second_decoding = False
     sink = Sink(out_dir, formats)
     failed = len(problems)
     with TranscribeProgress(inputs) as progress:

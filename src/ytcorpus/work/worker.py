@@ -300,7 +300,7 @@ def build_worker(args) -> tuple[Worker, Any]:
     flags = {k: getattr(args, k, None) for k in (
         "device", "engine", "model", "batch_size", "download_threads", "prefetch", "lease",
         "max_videos", "exit_when_empty", "name", "prepare_threads", "language", "metrics_port",
-        "diarize")}
+        "diarize", "second_decoding")}
     known = {f for f in WorkerConfig.__dataclass_fields__}
     config = build(WorkerConfig, **{k: v for k, v in flags.items() if k in known})
     check_device(config.device, config.engine)  # before any weights load: one line, at once
@@ -315,6 +315,8 @@ def build_worker(args) -> tuple[Worker, Any]:
     queue = open_queue(args.db, create=False)
     queue.outage_wait_s = config.db_outage_wait_s
     engine = load_engine(config.engine, config.model, config.device, batch_size=config.batch_size)
+    if not config.second_decoding and hasattr(engine, "second_decoding"):
+        engine.second_decoding = False
     if config.diarize:
         from .pipeline import want_word_times
 
