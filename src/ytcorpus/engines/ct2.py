@@ -129,9 +129,9 @@ class CTranslate2Engine:
             looped = [k for k, o in enumerate(outputs) if _loops(tokenizer, o)]
             self.counts["chunks"] += len(idx)
             self.counts["looped"] += len(looped)
-            if looped and self.second_decoding:  # Whisper's fallback, for loops only
-                self._unloop(first, looped, [feats[idx[k]] for k in looped], tokenizer,
-                             options)
+            if looped:  # Whisper's fallback, for loops only
+                self._unloop(first, looped, encoded, [feats[idx[k]] for k in looped],
+                             tokenizer, options)
             doubtful = [k for k, segs in enumerate(first) if evidence.doubtful(segs)]
             if doubtful and self.second_decoding:  # a different decoding, batched
                 self.counts["doubtful"] += len(doubtful)
@@ -140,13 +140,48 @@ class CTranslate2Engine:
                                     ([k for k in doubtful if k in looped],
                                      replace(beam, no_repeat_ngram_size=NO_REPEAT))):
                     if group:
-                        self._second(first, group, [feats[idx[k]] for k in group],
+                        self._second(first, group, encoded, [feats[idx[k]] for k in group],
                                      tokenizer, options, opts)
             for k, i in enumerate(idx):
                 out[i] = first[k]
         return out
 
-    def _unloop(self, first: list, looped: list[int], feats: list, tokenizer,
+    def _rows(self, encoded, rows: list[int], feats: list):
+        """The encoder output of some chunks of a batch: on CPU the batch's own, sliced
+        (the encoder is about 80% of tiny.en's time on a batch: encoding again made a
+        second decoding cost more than the first); elsewhere encoded again."""
+        if self.device.partition(":")[0] == "cpu":
+            import ctranslate2
+
+            return ctranslate2.StorageView.from_array(
+                np.ascontiguousarray(np.asarray(encoded)[rows]))
+        return self.model.encode(np.stack([f.mel for f in feats]))
+
+    def _again(self, encoded, rows: list[int], feats: list, tokenizer, options):
+        """Decode some chunks of a batch again with other options: (their encoder output,
+        outputs as faster-whisper's batched step reports them). A language detected per
+        chunk goes through that step whole (it detects again)."""
+        if options.multilingual:
+            return self.pipeline.generate_segment_batched(
+                np.stack([f.mel for f in feats]), tokenizer, options)
+        sub = self._rows(encoded, rows, feats)
+        prompt = self.model.get_prompt(tokenizer, [], without_timestamps=True)
+        results = self.model.model.generate(
+            sub, [list(prompt) for _ in rows], beam_size=options.beam_size,
+            patience=options.patience, length_penalty=options.length_penalty,
+            max_length=self.model.max_length, suppress_blank=options.suppress_blank,
+            suppress_tokens=options.suppress_tokens, return_scores=True,
+            return_no_speech_prob=True, repetition_penalty=options.repetition_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size)
+        outputs = []
+        for r in results:
+            n = len(r.sequences_ids[0])
+            outputs.append({"avg_logprob": r.scores[0] * n ** options.length_penalty / (n + 1),
+                            "no_speech_prob": r.no_speech_prob,
+                            "tokens": r.sequences_ids[0]})
+        return sub, outputs
+
+    def _unloop(self, first: list, looped: list[int], encoded, feats: list, tokenizer,
                 options) -> None:
         """Chunks whose greedy decoding looped ("The jjjj...", one sentence over and over:
         the compression ratio over Whisper's 2.4, where Whisper falls back to sampling)
@@ -155,33 +190,39 @@ class CTranslate2Engine:
         without words turns into other invented text, which the second decoding below
         disagrees with (it is judged like any other chunk)."""
         seconds = [f.seconds for f in feats]
-        encoded, again = self.pipeline.generate_segment_batched(
-            np.stack([f.mel for f in feats]), tokenizer,
-            replace(options, no_repeat_ngram_size=NO_REPEAT))
-        redone = self._worded(encoded, again, tokenizer, options, seconds)
+        sub, again = self._again(encoded, looped, feats, tokenizer,
+                                 replace(options, no_repeat_ngram_size=NO_REPEAT))
+        redone = self._worded(sub, again, tokenizer, options, seconds)
         for k, o, segs in zip(looped, again, redone):
             if segs and not _loops(tokenizer, o):
                 first[k] = segs
 
-    def _second(self, first: list, group: list[int], feats: list, tokenizer, options,
-                second) -> None:
+    def _second(self, first: list, group: list[int], encoded, feats: list, tokenizer,
+                options, second) -> None:
         """The second decoding of doubtful chunks: each segment carries the share of its
         words the other decoding also wrote. Where both decodings pass as heard words
         (quality.invented), the chunk keeps the one the model finds more likely (beam
         search usually wins where greedy stumbled, as in noise); where the first does
         not, it stays as it is and is judged (cut) as invented."""
-        encoded, again = self.pipeline.generate_segment_batched(
-            np.stack([f.mel for f in feats]), tokenizer, second)
-        redone = self._worded(encoded, again, tokenizer, options, [f.seconds for f in feats])
-        for k, o, segs in zip(group, again, redone):
+        _, again = self._again(encoded, group, feats, tokenizer, second)
+        better = []
+        for j, (k, o) in enumerate(zip(group, again)):
             text = tokenizer.decode([t for t in o["tokens"] if t < tokenizer.eot])
             mine = evidence.agree(first[k], text)
             first[k] = mine
-            if not segs or not mine or o["avg_logprob"] <= mine[0].avg_logprob \
-                    or _loops(tokenizer, o) or any(is_invented(s) for s in mine):
-                continue
-            theirs = evidence.agree(segs, "".join(s.text for s in mine))
-            if not any(is_invented(s) for s in theirs):  # both heard words: the likelier
+            if text.strip() and mine and o["avg_logprob"] > mine[0].avg_logprob \
+                    and not _loops(tokenizer, o) and not any(is_invented(s) for s in mine):
+                better.append(j)
+        if not better:
+            return
+        # only the likelier second decodings are aligned (word probabilities, times)
+        sub = self._rows(encoded, [group[j] for j in better], [feats[j] for j in better])
+        redone = self._worded(sub, [again[j] for j in better], tokenizer, options,
+                              [feats[j].seconds for j in better])
+        for j, segs in zip(better, redone):
+            k = group[j]
+            theirs = evidence.agree(segs, "".join(s.text for s in first[k]))
+            if segs and not any(is_invented(s) for s in theirs):  # both heard words
                 first[k] = theirs
                 self.counts["second_kept"] += 1
 
