@@ -218,9 +218,9 @@ def register(sub) -> None:
                         "<v S1>, txt one paragraph per turn (pip install 'ytcorpus[diarize]')")
     s.add_argument("--no-second-decoding", dest="second_decoding", action="store_false",
                    default=None,
-                   help="do not decode doubtful chunks a second time (beam search): faster on noisy "
-                        "audio, but invented text is then judged on word probabilities "
-                        "alone (docs/quality.md)")
+                   help="do not decode doubtful chunks a second time (beam search): "
+                        "faster on noisy audio, but invented text is then judged on word "
+                        "probabilities alone (docs/quality.md)")
     s.set_defaults(func=transcribe_command)
 
 # ---- the command ------------------------------------------------------------------------------

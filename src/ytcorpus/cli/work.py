@@ -30,9 +30,9 @@ def add_worker_flags(s) -> None:
                         "number of speakers (pip install 'ytcorpus[diarize]')")
     s.add_argument("--no-second-decoding", dest="second_decoding", action="store_false",
                    default=None,
-                   help="do not decode doubtful chunks a second time (beam search): faster on noisy "
-                        "audio, but invented text is then judged on word probabilities "
-                        "alone (docs/quality.md)")
+                   help="do not decode doubtful chunks a second time (beam search): "
+                        "faster on noisy audio, but invented text is then judged on word "
+                        "probabilities alone (docs/quality.md)")
     s.add_argument("--metrics-port", type=positive_int, metavar="PORT",
                    help="serve this worker's Prometheus metrics on PORT (/metrics)")
     s.add_argument("--stage", metavar="DIR|URL",
