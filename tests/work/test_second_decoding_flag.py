@@ -1,5 +1,5 @@
-"""--no-second-decoding (and second_decoding = false in the config file or
-YTCORPUS_SECOND_DECODING=false) reach the engine of `work`; the default keeps it on."""
+"""--second-decoding / --no-second-decoding (and second_decoding in the config file or
+YTCORPUS_SECOND_DECODING) reach the engine of `work`; the default is off."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from ytcorpus.work.worker import build_worker
 
 
 @pytest.mark.parametrize("flags,env,want", [
-    ([], {}, True),
-    (["--no-second-decoding"], {}, False),
-    ([], {"YTCORPUS_SECOND_DECODING": "false"}, False),
+    ([], {}, False),
+    (["--second-decoding"], {}, True),
+    ([], {"YTCORPUS_SECOND_DECODING": "true"}, True),
+    (["--no-second-decoding"], {"YTCORPUS_SECOND_DECODING": "true"}, False),
 ])
 def test_second_decoding_reaches_the_engine(tmp_path, monkeypatch, flags, env, want):
     for key, value in env.items():

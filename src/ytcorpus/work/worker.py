@@ -315,8 +315,8 @@ def build_worker(args) -> tuple[Worker, Any]:
     queue = open_queue(args.db, create=False)
     queue.outage_wait_s = config.db_outage_wait_s
     engine = load_engine(config.engine, config.model, config.device, batch_size=config.batch_size)
-    if not config.second_decoding and hasattr(engine, "second_decoding"):
-        engine.second_decoding = False
+    if hasattr(engine, "second_decoding"):
+        engine.second_decoding = config.second_decoding
     if config.diarize:
         from .pipeline import want_word_times
 
