@@ -28,7 +28,7 @@ CACHE = Path(os.environ.get("YTCORPUS_BENCH_CACHE", Path(tempfile.gettempdir())
 
 
 def run(src: str, per_kind: int | None, cache: Path, out: Path, first: int = 0,
-        second: bool = False) -> None:
+        second: bool = True) -> None:
     """Child: transcribe the set with the ytcorpus found in `src`, store, filter."""
     sys.path[:0] = [src, str(ROOT / "tests")]
     import wordless
@@ -156,8 +156,8 @@ def main() -> None:
     p.add_argument("--held-out", action="store_true",
                    help="the held-out set: the same kinds, clips 100 on (other sentences, "
                         "voices, speeds and noise than the set the thresholds were chosen on)")
-    p.add_argument("--second-decoding", action="store_true",
-                   help="the new code with the second decoding of doubtful chunks")
+    p.add_argument("--no-second-decoding", action="store_true",
+                   help="the new code without the second decoding of doubtful chunks")
     p.add_argument("--keep", type=Path, help="write each run's rows (JSON) to this folder")
     p.add_argument("--saved", action="append", default=[], metavar="NAME=JSON",
                    help="a run kept earlier (--keep) as a column, instead of running it")
@@ -165,7 +165,7 @@ def main() -> None:
     args = p.parse_args()
     if args.child:
         return run(args.child[0], args.per_kind, args.cache, Path(args.child[1]),
-                   100 if args.held_out else 0, args.second_decoding)
+                   100 if args.held_out else 0, not args.no_second_decoding)
     srcs = {"new": str(ROOT / "src")}
     if args.old:
         srcs = {"old": args.old, **srcs}
@@ -182,8 +182,8 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--child", src, str(out), "--cache",
                    str(args.cache)] + (["--per-kind", str(args.per_kind)] if args.per_kind
                                        else []) + (["--held-out"] if args.held_out else [])
-            if args.second_decoding and name == "new":
-                cmd.append("--second-decoding")
+            if args.no_second_decoding and name == "new":
+                cmd.append("--no-second-decoding")
             subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": src})
             data = json.loads(out.read_text())
             results[name] = data["rows"]

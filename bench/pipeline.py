@@ -83,12 +83,12 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=10.0, help="length of each lecture")
     p.add_argument("--short", type=int, default=40, help="short clips (arctic, 3.5 s)")
     p.add_argument("--prepare-threads", type=int, default=None)
-    p.add_argument("--second-decoding", action="store_true",
-                   help="work with the second decoding of doubtful chunks (--second-decoding)")
+    p.add_argument("--no-second-decoding", action="store_true",
+                   help="work without the second decoding of doubtful chunks")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     engine = load_engine(args.engine, args.model, "cpu", batch_size=args.batch_size)
-    engine.second_decoding = args.second_decoding
+    engine.second_decoding = not args.no_second_decoding
     folder = Path(tempfile.gettempdir()) / "ytcorpus-bench-lectures"
     folder.mkdir(exist_ok=True)
     refs = json.loads((DEMO / "transcripts.json").read_text())

@@ -129,20 +129,24 @@ def test_a_chunk_whose_greedy_decoding_loops_comes_back_as_words(tmp_path):
     text = " ".join(s.text for s in segments)
     assert get_compression_ratio(text) < 2.4, text
     assert wer(clip.text, text) < 0.6, text
-    assert engine.counts["looped"] == 1 and not engine.second_decoding  # on by itself
+    assert engine.counts["looped"] == 1
+    engine.second_decoding = False  # the fallback is not the second decoding: it stays
+    again = " ".join(s.text for s in engine.transcribe_chunks([clip.audio])[0])
+    assert get_compression_ratio(again) < 2.4, again
 
 
 def test_second_decoding_gives_doubtful_segments_their_agreement(clips):
-    """--second-decoding: babble's doubtful chunks are decoded again; their segments carry
-    the share of their words the other decoding wrote (low over babble), real speech
-    keeps its words."""
+    """The second decoding (on by default): babble's doubtful chunks are decoded again;
+    their segments carry the share of their words the other decoding wrote (low over
+    babble), real speech keeps its words; --no-second-decoding leaves agreement out."""
     from ytcorpus.engines import load_engine
 
     _, items = clips
     babble = next(c for c in items if c.kind == "babble")
     clean = next(c for c in items if c.kind == "clean")
     engine = load_engine("ctranslate2", "tiny.en", "cpu", batch_size=8)
-    assert engine.second_decoding is False
+    assert engine.second_decoding is True
+    engine.second_decoding = False
     off = engine.transcribe_chunks([babble.audio[:SR * 30]])[0]
     assert all(s.agreement is None for s in off)
     engine.second_decoding = True

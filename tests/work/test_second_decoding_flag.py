@@ -1,5 +1,5 @@
 """--second-decoding / --no-second-decoding (and second_decoding in the config file or
-YTCORPUS_SECOND_DECODING) reach the engine of `work`; the default is off."""
+YTCORPUS_SECOND_DECODING) reach the engine of `work`; the default is on."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from ytcorpus.work.worker import build_worker
 
 
 @pytest.mark.parametrize("flags,env,want", [
-    ([], {}, False),
-    (["--second-decoding"], {}, True),
-    ([], {"YTCORPUS_SECOND_DECODING": "true"}, True),
-    (["--no-second-decoding"], {"YTCORPUS_SECOND_DECODING": "true"}, False),
+    ([], {}, True),
+    (["--no-second-decoding"], {}, False),
+    ([], {"YTCORPUS_SECOND_DECODING": "false"}, False),
+    (["--second-decoding"], {"YTCORPUS_SECOND_DECODING": "false"}, True),
 ])
 def test_second_decoding_reaches_the_engine(tmp_path, monkeypatch, flags, env, want):
     for key, value in env.items():

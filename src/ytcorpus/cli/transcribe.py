@@ -217,10 +217,9 @@ def register(sub) -> None:
                    help="who spoke when: segments get speaker S1, S2, ...; SRT [S1], VTT "
                         "<v S1>, txt one paragraph per turn (pip install 'ytcorpus[diarize]')")
     s.add_argument("--second-decoding", action=argparse.BooleanOptionalAction, default=None,
-                   help="decode doubtful chunks a second time (beam search): the words both "
-                        "decodings wrote are evidence against invented text, and the likelier "
-                        "text is kept; about 1.4x the engine time on tiny.en (default off; "
-                        "docs/quality.md)")
+                   help="decode doubtful chunks (a segment's mean word probability under "
+                        "0.6) a second time, beam search: invented text changes between "
+                        "decodings, heard words do not (default on; docs/quality.md)")
     s.set_defaults(func=transcribe_command)
 
 # ---- the command ------------------------------------------------------------------------------

@@ -315,8 +315,7 @@ class WorkerConfig:
     node_backoff_max_s: float = 1800.0   # every failed probe, to this)
     retry_base_s: float = 60.0           # a video's retryable failure waits this, doubling
     diarize: bool = False                # speakers on segments (pip install ytcorpus[diarize])
-    second_decoding: bool = False        # decode doubtful chunks again (beam 5): agreement
-                                         # evidence and better text, ~1.4x the engine time
+    second_decoding: bool = True         # decode doubtful chunks again (invented-text evidence)
     # how long one database write waits out an outage before the worker is told; then
     # finished transcripts wait in the worker (a pause), or --exit-when-empty exits 75
     db_outage_wait_s: float = 60.0
@@ -330,8 +329,7 @@ class TranscribeConfig:
     batch_size: int = 8
     format: str = "txt"                  # comma-separated: txt,srt,vtt,json
     diarize: bool = False                # speakers on segments (pip install ytcorpus[diarize])
-    second_decoding: bool = False        # decode doubtful chunks again (beam 5): agreement
-                                         # evidence and better text, ~1.4x the engine time
+    second_decoding: bool = True         # decode doubtful chunks again (invented-text evidence)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ class CTranslate2Engine:
 
     def __init__(self, model_path: str, model_name: str, device: str = "cpu",
                  batch_size: int = 8, compute_type: str | None = None, beam_size: int = 1,
-                 cpu_threads: int = 0, second_decoding: bool = False):
+                 cpu_threads: int = 0, second_decoding: bool = True):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         dev, _, index = device.partition(":")

@@ -37,7 +37,7 @@ class TransformersEngine:
 
     def __init__(self, model_path: str, model_name: str, device: str = "cpu",
                  batch_size: int = 16, dtype: str | None = None, num_beams: int = 1,
-                 second_decoding: bool = False):
+                 second_decoding: bool = True):
         import torch
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
         from transformers.utils import logging as hf_logging
