@@ -133,9 +133,13 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     for i in range(24):  # enough that the first output is written long before the last
         shutil.copy(DEMO / "history.mp3", src / f"h{i}.mp3")
     out = tmp_path / "out"
+    def as_from_a_shell() -> None:  # Ctrl-C reaches it whatever this process masks
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
     proc = subprocess.Popen([sys.executable, "-m", "ytcorpus", "transcribe", str(src), "-o",
                              str(out), "--model", "tiny.en", "--device", "cpu"],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_shell)
     try:
         wait_for(lambda: out.exists() and any(out.glob("*.txt")), timeout=240)
     finally:
