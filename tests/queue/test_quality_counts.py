@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from test_flat_plans import _plans
 
 from ytcorpus.core.errors import video_error
 from ytcorpus.models import Result, Video
@@ -241,14 +242,6 @@ def _traced(q, call) -> list[tuple[str, tuple]]:
     return traced
 
 
-def _plans(q, statements: list[tuple[str, tuple]]) -> list[str]:
-    out = []
-    with q._read_tx() as cur:
-        for sql, params in statements:
-            q._exec(cur, "EXPLAIN " + ("QUERY PLAN " if q.backend == "sqlite" else "") + sql,
-                    params)
-            out.append(" ".join(str(list(dict(r).values())[-1]) for r in cur.fetchall()))
-    return out
 
 
 @pytest.mark.parametrize("read_only", [False, True])
