@@ -111,14 +111,20 @@ def test_counters_of_staged_rows_and_reclaimed_completions(db_url):
     q.close()
 
 
-def test_counters_stay_exact_with_processes_working_at_once(db_url):
+def churn(db_url: str, rows: int, per_process: int, processes: int = 4) -> None:
+    """`processes` churners (tests/queue/churner.py) at once over `rows` fresh rows."""
     with open_queue(db_url) as q:
-        q.add(_videos(400, "c"))
-    procs = [subprocess.Popen([sys.executable, CHURNER, db_url, f"p{i}", str(i), "40"],
-                              stderr=subprocess.PIPE) for i in range(4)]
+        q.add(_videos(rows, "c"))
+    procs = [subprocess.Popen([sys.executable, CHURNER, db_url, f"p{i}", str(i),
+                               str(per_process)], stderr=subprocess.PIPE)
+             for i in range(processes)]
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err.decode()[-2000:]
+
+
+def test_counters_stay_exact_with_processes_working_at_once(db_url):
+    churn(db_url, 400, 40)
     with open_queue(db_url) as q:
         now = exact(q)
     assert now["completed"] > 0 and now["error"] > 0 and now["total"] == 400

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from test_counts import churn
 from test_flat_plans import _plans
 
 from ytcorpus.core.errors import video_error
@@ -26,7 +26,6 @@ from ytcorpus.queue.staging import download_totals, mark_staged
 sys.path.insert(0, str(Path(__file__).parent))
 from churner import SHARED, extras  # noqa: E402
 
-CHURNER = str(Path(__file__).with_name("churner.py"))
 OTHER = " ".join(f"another{j} sentence of a different talk" for j in range(30))
 
 
@@ -133,13 +132,7 @@ def test_counters_equal_the_counts_through_every_change(db_url):
 
 
 def test_counters_stay_exact_with_processes_working_at_once(db_url):
-    with open_queue(db_url) as q:
-        q.add(_videos(300, "c"))
-    procs = [subprocess.Popen([sys.executable, CHURNER, db_url, f"p{i}", str(i), "30"],
-                              stderr=subprocess.PIPE) for i in range(4)]
-    for p in procs:
-        _, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err.decode()[-2000:]
+    churn(db_url, 300, 30)
     with open_queue(db_url) as q:
         quality, downloads = exact(q)
         assert quality["duplicates"] > 0 and quality["flags"]["no_speech"] > 0
