@@ -145,6 +145,21 @@ def table(results: dict[str, list[dict]]) -> None:
     print("text: rows with any text; clean: rows export --clean keeps with text; lost: "
           "speech rows not kept; good: of those, rows whose text in the first column had "
           "WER < 50%; WER: of kept speech rows; cut: segments cut as invented")
+    kept = [{r["name"]: r for r in rows if r["label"] == "speech" and r["clean"]}
+            for rows in results.values()]
+    common = set.intersection(*(set(k) for k in kept)) if kept else set()
+    if common and len(names) > 1:  # the same rows in every column: WER compared fairly
+        line = ", ".join(f"{n} {100 * wer_of([k[x] for x in sorted(common)]):.1f}%"
+                         for n, k in zip(names, kept))
+        print(f"WER of the {len(common)} speech rows every column kept: {line}")
+
+
+def wer_of(rows: list[dict]) -> float:
+    edits = words = 0
+    for r in rows:
+        e, w = wer_counts(r["ref"], r["text"])
+        edits, words = edits + e, words + w
+    return edits / max(1, words)
 
 
 def main() -> None:

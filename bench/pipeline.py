@@ -2,7 +2,7 @@
 lectures (10 min webm/opus) and on short clips; same model, batch size and greedy decoding.
 
     python bench/pipeline.py [--engine ctranslate2] [--model tiny.en] [--batch-size 8]
-                             [--long 2] [--minutes 10] [--short 40]
+                             [--long 2] [--minutes 10] [--short 40] [--rounds 1]
 
 work: real HTTP server -> yt-dlp -> prepare threads (decode, VAD, chunks, mel) -> engine
 batches -> SQLite, timed from start to the last row stored. bare: for each local file,
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -48,14 +49,20 @@ def run_work(engine, urls: list[str], tmp: Path, prepare_threads: int | None) ->
                               exit_when_empty=True)
         worker = Worker(q, engine, Fetcher(FetchConfig(work_dir=str(tmp / "work"))), config,
                         name="bench")
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         worker.run()
-        wall = time.perf_counter() - t
+        wall, cpu = time.perf_counter() - t, _cpu() - c
         assert q.stats().completed == len(urls), q.stats()
         with q._read_tx() as cur:
             q._exec(cur, "SELECT url, transcript FROM videos")
             texts = {r["url"]: r["transcript"] for r in cur.fetchall()}
-    return worker.audio_seconds, wall, [texts[u] for u in urls], worker.loop.busy_s / wall
+    return worker.audio_seconds, wall, [texts[u] for u in urls], worker.loop.busy_s / wall, cpu
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its waited-for children."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def run_bare(model, paths: list[Path], batch: int) -> tuple[float, float, list[str]]:
@@ -64,14 +71,14 @@ def run_bare(model, paths: list[Path], batch: int) -> tuple[float, float, list[s
     from faster_whisper.audio import decode_audio
 
     pipeline = BatchedInferencePipeline(model)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     texts, audio_s = [], 0.0
     for path in paths:
         audio = decode_audio(str(path))
         audio_s += audio.size / 16000
         segments, _ = pipeline.transcribe(audio, batch_size=batch, beam_size=1)
         texts.append(" ".join(s.text.strip() for s in segments))
-    return audio_s, time.perf_counter() - t, texts
+    return audio_s, time.perf_counter() - t, texts, _cpu() - c
 
 
 def main() -> None:
@@ -83,6 +90,9 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=10.0, help="length of each lecture")
     p.add_argument("--short", type=int, default=40, help="short clips (arctic, 3.5 s)")
     p.add_argument("--prepare-threads", type=int, default=None)
+    p.add_argument("--rounds", type=int, default=1,
+                   help="work and bare this many times each, alternating which runs first "
+                        "(the median ratio is printed)")
     p.add_argument("--no-second-decoding", action="store_true",
                    help="work without the second decoding of doubtful chunks")
     args = p.parse_args()
@@ -104,21 +114,34 @@ def main() -> None:
     print(f"{args.engine} {args.model} on CPU, batch {args.batch_size}, greedy; "
           f"{args.long} x {args.minutes:g} min lectures, {args.short} short clips")
     print(f"{'set':<6} {'files':>5} {'audio s':>8} {'work xRT':>9} {'bare xRT':>9} "
-          f"{'ratio':>6} {'work WER':>9} {'bare WER':>9} {'engine busy':>12}")
+          f"{'ratio':>6} {'work WER':>9} {'bare WER':>9} {'engine busy':>12} {'work CPU':>8} "
+          f"{'bare CPU':>8}")
     try:
         run_bare(engine.model, [short], args.batch_size)  # warm-up
         for name, (paths, texts) in sets.items():
             if not paths:
                 continue
-            urls = [f"{base}/{p.name}?copy={i}" for i, p in enumerate(paths)]
-            audio_s, wall, got, busy = run_work(engine, urls, tmp, args.prepare_threads)
-            bare_s, bare_wall, bare_got = run_bare(engine.model, paths, args.batch_size)
-            w_wer = sum(wer(r, h) for r, h in zip(texts, got)) / len(texts)
-            b_wer = sum(wer(r, h) for r, h in zip(texts, bare_got)) / len(texts)
-            work_rate, bare_rate = audio_s / wall, bare_s / bare_wall
-            print(f"{name:<6} {len(paths):>5} {audio_s:>8.0f} {work_rate:>9.1f} "
-                  f"{bare_rate:>9.1f} {work_rate / bare_rate:>6.2f} {w_wer:>9.3f} "
-                  f"{b_wer:>9.3f} {busy:>12.0%}")
+            ratios = []
+            for r in range(args.rounds):  # alternating which goes first: the machine drifts
+                urls = [f"{base}/{p.name}?copy={i}&r={r}" for i, p in enumerate(paths)]
+                if r % 2:
+                    bare = run_bare(engine.model, paths, args.batch_size)
+                audio_s, wall, got, busy, work_cpu = run_work(engine, urls, tmp,
+                                                              args.prepare_threads)
+                if not r % 2:
+                    bare = run_bare(engine.model, paths, args.batch_size)
+                bare_s, bare_wall, bare_got, bare_cpu = bare
+                w_wer = sum(wer(r, h) for r, h in zip(texts, got)) / len(texts)
+                b_wer = sum(wer(r, h) for r, h in zip(texts, bare_got)) / len(texts)
+                work_rate, bare_rate = audio_s / wall, bare_s / bare_wall
+                ratios.append(work_rate / bare_rate)
+                print(f"{name:<6} {len(paths):>5} {audio_s:>8.0f} {work_rate:>9.1f} "
+                      f"{bare_rate:>9.1f} {work_rate / bare_rate:>6.2f} {w_wer:>9.3f} "
+                      f"{b_wer:>9.3f} {busy:>12.0%} {work_cpu:>8.1f} {bare_cpu:>8.1f}", flush=True)
+            if len(ratios) > 1:
+                ratios.sort()
+                print(f"{name}: median ratio {ratios[len(ratios) // 2]:.2f} over "
+                      f"{len(ratios)} rounds (min {ratios[0]:.2f}, max {ratios[-1]:.2f})")
             counts = getattr(engine, "counts", None)
             if counts:  # what the evidence of issue 22 asked of the engine
                 print(f"       engine: {counts}")

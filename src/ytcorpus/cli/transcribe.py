@@ -253,6 +253,10 @@ def transcribe_command(args) -> int:
     engine = load_engine(cfg.engine, cfg.model, device, batch_size=cfg.batch_size)
     if hasattr(engine, "second_decoding"):
         engine.second_decoding = cfg.second_decoding
+    if {"srt", "vtt"} & set(formats):  # subtitles: each cue's time from its words'
+        from ..work.pipeline import want_word_times
+
+        want_word_times(engine)
     sink = Sink(out_dir, formats)
     failed = len(problems)
     with TranscribeProgress(inputs) as progress:

@@ -28,8 +28,8 @@ NO_REPEAT = 3  # a looped chunk is decoded again without repeating any 3-gram of
 
 class CTranslate2Engine:
     name = "ctranslate2"
-    # words are always aligned (their probabilities are the evidence of quality.invented);
-    # on (--diarize, which splits segments at changes of speaker), segments keep them
+    # on (subtitle formats: want_word_times), every chunk is aligned and segments carry
+    # their words' times
     word_timestamps = False
 
     def __init__(self, model_path: str, model_name: str, device: str = "cpu",
@@ -122,8 +122,8 @@ class CTranslate2Engine:
             idx = [i for i, lang in enumerate(langs) if lang == language]
             tokenizer = self._tokenizer(language)
             options = self._run_options(detect=language is None)
-            encoded, outputs = self.pipeline.generate_segment_batched(
-                np.stack([feats[i].mel for i in idx]), tokenizer, options)
+            encoded, outputs = self._first(np.stack([feats[i].mel for i in idx]),
+                                           tokenizer, options)
             first = self._worded(encoded, outputs, tokenizer, options,
                                  [feats[i].seconds for i in idx])
             looped = [k for k, o in enumerate(outputs) if _loops(tokenizer, o)]
@@ -135,10 +135,12 @@ class CTranslate2Engine:
             doubtful = [k for k, segs in enumerate(first) if evidence.doubtful(segs)]
             if doubtful and self.second_decoding:  # a different decoding, batched
                 self.counts["doubtful"] += len(doubtful)
-                beam = replace(options, beam_size=SECOND_BEAM)
-                for group, opts in (([k for k in doubtful if k not in looped], beam),
+                # looped chunks were decoded again by beam search (_unloop): their other
+                # decoding is greedy, and neither may repeat a NO_REPEAT-gram
+                for group, opts in (([k for k in doubtful if k not in looped],
+                                     replace(options, beam_size=SECOND_BEAM)),
                                     ([k for k in doubtful if k in looped],
-                                     replace(beam, no_repeat_ngram_size=NO_REPEAT))):
+                                     replace(options, no_repeat_ngram_size=NO_REPEAT))):
                     if group:
                         self._second(first, group, encoded, [feats[idx[k]] for k in group],
                                      tokenizer, options, opts)
@@ -157,6 +159,38 @@ class CTranslate2Engine:
                 np.ascontiguousarray(np.asarray(encoded)[rows]))
         return self.model.encode(np.stack([f.mel for f in feats]))
 
+    def _first(self, mels: np.ndarray, tokenizer, options):
+        """The first, greedy decoding of a batch: (encoder output, outputs). On CPU with a
+        known language, each token's probability comes from the decoding's own logits
+        (return_logits_vocab): the same numbers the alignment pass gives (teacher-forced
+        on the same prefix), so no chunk is aligned for its evidence; elsewhere
+        faster-whisper's batched step, and the alignment gives them."""
+        if options.multilingual or self.device.partition(":")[0] != "cpu":
+            return self.pipeline.generate_segment_batched(mels, tokenizer, options)
+        encoded = self.model.encode(mels)
+        return encoded, self._generate(encoded, len(mels), tokenizer, options, probs=True)
+
+    def _generate(self, encoded, n: int, tokenizer, options, probs: bool = False):
+        prompt = self.model.get_prompt(tokenizer, [], without_timestamps=True)
+        results = self.model.model.generate(
+            encoded, [list(prompt) for _ in range(n)], beam_size=options.beam_size,
+            patience=options.patience, length_penalty=options.length_penalty,
+            max_length=self.model.max_length, suppress_blank=options.suppress_blank,
+            suppress_tokens=options.suppress_tokens, return_scores=True,
+            return_no_speech_prob=True, repetition_penalty=options.repetition_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+            return_logits_vocab=probs)
+        outputs = []
+        for r in results:
+            ids = r.sequences_ids[0]
+            out = {"avg_logprob": r.scores[0] * len(ids) ** options.length_penalty
+                   / (len(ids) + 1),
+                   "no_speech_prob": r.no_speech_prob, "tokens": ids}
+            if probs:
+                out["probs"] = _token_probs(r.logits[0], ids)
+            outputs.append(out)
+        return outputs
+
     def _again(self, encoded, rows: list[int], feats: list, tokenizer, options):
         """Decode some chunks of a batch again with other options: (their encoder output,
         outputs as faster-whisper's batched step reports them). A language detected per
@@ -165,33 +199,22 @@ class CTranslate2Engine:
             return self.pipeline.generate_segment_batched(
                 np.stack([f.mel for f in feats]), tokenizer, options)
         sub = self._rows(encoded, rows, feats)
-        prompt = self.model.get_prompt(tokenizer, [], without_timestamps=True)
-        results = self.model.model.generate(
-            sub, [list(prompt) for _ in rows], beam_size=options.beam_size,
-            patience=options.patience, length_penalty=options.length_penalty,
-            max_length=self.model.max_length, suppress_blank=options.suppress_blank,
-            suppress_tokens=options.suppress_tokens, return_scores=True,
-            return_no_speech_prob=True, repetition_penalty=options.repetition_penalty,
-            no_repeat_ngram_size=options.no_repeat_ngram_size)
-        outputs = []
-        for r in results:
-            n = len(r.sequences_ids[0])
-            outputs.append({"avg_logprob": r.scores[0] * n ** options.length_penalty / (n + 1),
-                            "no_speech_prob": r.no_speech_prob,
-                            "tokens": r.sequences_ids[0]})
-        return sub, outputs
+        return sub, self._generate(sub, len(rows), tokenizer, options)
 
     def _unloop(self, first: list, looped: list[int], encoded, feats: list, tokenizer,
                 options) -> None:
         """Chunks whose greedy decoding looped ("The jjjj...", one sentence over and over:
         the compression ratio over Whisper's 2.4, where Whisper falls back to sampling)
-        are decoded again without repeating any NO_REPEAT-gram; the new text replaces the
-        loop when it does not loop. Real speech then reads as spoken; a loop over sound
-        without words turns into other invented text, which the second decoding below
-        disagrees with (it is judged like any other chunk)."""
+        are decoded again by beam search without repeating any NO_REPEAT-gram; the new
+        text replaces the loop when it does not loop. Real speech then reads as spoken
+        (beam search gave a looped clean clip its words back where greedy decoding without
+        repeats kept "The jjjjkt," and sampling at 0.2-0.6 looped or garbled it); a loop
+        over sound without words turns into other invented text, which the second
+        decoding below (greedy, no repeats) disagrees with."""
         seconds = [f.seconds for f in feats]
         sub, again = self._again(encoded, looped, feats, tokenizer,
-                                 replace(options, no_repeat_ngram_size=NO_REPEAT))
+                                 replace(options, beam_size=SECOND_BEAM,
+                                         no_repeat_ngram_size=NO_REPEAT))
         redone = self._worded(sub, again, tokenizer, options, seconds)
         for k, o, segs in zip(looped, again, redone):
             if segs and not _loops(tokenizer, o):
@@ -229,34 +252,86 @@ class CTranslate2Engine:
     def _worded(self, encoded, outputs: list[dict], tokenizer, options,
                 seconds: list[float]) -> list[list[Segment]]:
         """Each chunk's text, decoded without timestamp tokens as faster-whisper's batched
-        pipeline does by default, then aligned word by word (cross-attention: the
-        add_word_timestamps step, one batched teacher-forced pass) and cut into segments
-        at sentence ends and pauses. The same pass gives each word its probability (the
-        evidence of quality.invented), so word times cost nothing more: --diarize only
-        keeps them on the segments, and a transcript's words, segments and evidence are
-        the same with and without it.
+        pipeline does by default, as words with their probabilities (the evidence of
+        quality.invented), cut into segments at sentence ends. A segment's time is the
+        chunk's (speech only), shared among its words by length; with word_timestamps
+        (subtitles) each word's time comes from the alignment (cross-attention:
+        the add_word_timestamps step, one batched teacher-forced pass). Words, segments
+        and evidence are the same either way: the alignment only adds times.
 
-        Why not Whisper's timestamp tokens: decoding with them, a batch (one pass per 30 s
-        chunk, no seeking back as the sequential mode does) lost 3-10% of a lecture's
-        words, the model stopping or skipping ahead mid-chunk (bench/pipeline.py: WER 0.150
-        against the bare script's 0.115)."""
-        fps = self.model.frames_per_second
-        raw = [[{"seek": 0, "start": 0.0, "end": sec, "tokens": out["tokens"]}]
-               for out, sec in zip(outputs, seconds)]
-        if any(out["tokens"] for out in outputs):
+        Word probabilities come from the decoding itself where it returns them (_first, on
+        CPU), else from the alignment. Why not Whisper's timestamp tokens: decoding with
+        them, a batch (one pass per 30 s chunk, no seeking back as the sequential mode
+        does) lost 3-10% of a lecture's words, the model stopping or skipping ahead
+        mid-chunk (bench/pipeline.py: WER 0.150 against the bare script's 0.115). Why not
+        align every chunk: it was 10-15% of tiny.en's time on CPU, work's x realtime 0.94
+        of the bare script's (docs/diarize.md)."""
+        aligned: list[list[dict]] = [[] for _ in outputs]
+        if (self.word_timestamps or any("probs" not in o for o in outputs)) and \
+                any(o["tokens"] for o in outputs):
+            fps = self.model.frames_per_second
+            raw = [[{"seek": 0, "start": 0.0, "end": sec, "tokens": out["tokens"]}]
+                   for out, sec in zip(outputs, seconds)]
             self.model.add_word_timestamps(
                 raw, tokenizer, encoded, [int(np.ceil(sec) * fps) for sec in seconds],
                 options.prepend_punctuations, options.append_punctuations, 0.0)
+            aligned = [[w for w in chunk[0].get("words") or [] if w["word"].strip()]
+                       for chunk in raw]
         result = []
-        for out, chunk, sec in zip(outputs, raw, seconds):
-            words = [(float(w["start"]), float(w["end"]), w["word"], float(w["probability"]))
-                     for w in chunk[0].get("words") or [] if w["word"].strip()]
-            timed = self.word_timestamps and bool(words)
-            if not words:  # nothing aligned: the text shares the chunk by length
+        for out, got, sec in zip(outputs, aligned, seconds):
+            if "probs" in out:
+                words = _words(tokenizer, out["tokens"], out["probs"], options)
+            elif got:
+                words = [(w["word"], float(w["probability"])) for w in got]
+            else:  # nothing aligned: the text without probabilities
                 text = tokenizer.decode([t for t in out["tokens"] if t < tokenizer.eot])
-                words = [(a, b, w, None) for a, b, w in _spread(text.split(), sec)]
-            result.append([_segment(a, sec, out, timed) for a in sentences(words)])
+                words = [(f" {w}", None) for w in text.split()]
+            timed = self.word_timestamps and bool(got) and len(got) == len(words)
+            segments, at = [], 0
+            for part in sentences(_spread(words, sec)):
+                if timed:
+                    part = [(float(g["start"]), float(g["end"]), w[2], w[3])
+                            for g, w in zip(got[at:at + len(part)], part)]
+                at += len(part)
+                segments.append(_segment(part, sec, out, timed))
+            result.append(segments)
         return result
+
+
+def _token_probs(steps: list, ids: list[int]) -> list[float]:
+    """Probability of each chosen token from the logits of its decoding step (the softmax
+    over what the step's filters left): about 12 ms a 30 s chunk of tiny.en on CPU, where
+    aligning it took about 100 ms."""
+    if not ids:
+        return []
+    n = len(ids)
+    logits = np.stack([np.asarray(x) for x in steps[:n]]).reshape(n, -1)
+    chosen = logits[np.arange(n), ids].copy()
+    top = logits.max(axis=1)
+    logits -= top[:, None]
+    np.exp(logits, out=logits)
+    return (np.exp(chosen - top) / logits.sum(axis=1)).tolist()
+
+
+def _words(tokenizer, tokens: list[int], probs: list[float],
+           options) -> list[tuple[str, float | None]]:
+    """(word, probability) of a decoding, words as faster-whisper's alignment makes them
+    (tokenizer words, punctuation merged into its neighbour) and probability the mean
+    over the word's own tokens, as there."""
+    from faster_whisper.transcribe import merge_punctuations
+
+    pairs = [(t, p) for t, p in zip(tokens, probs) if t < tokenizer.eot]
+    if not pairs:
+        return []
+    words, groups = tokenizer.split_to_word_tokens([t for t, _ in pairs])
+    entries, at = [], 0
+    for word, group in zip(words, groups):
+        part = [p for _, p in pairs[at:at + len(group)]]
+        at += len(group)
+        entries.append({"word": word, "tokens": group,
+                        "probability": float(sum(part) / len(part)) if part else None})
+    merge_punctuations(entries, options.prepend_punctuations, options.append_punctuations)
+    return [(e["word"], e["probability"]) for e in entries if e["word"].strip()]
 
 
 def _loops(tokenizer, output: dict) -> bool:
@@ -280,31 +355,28 @@ def _segment(words: list[tuple], seconds: float, out: dict,
                    min_word_prob=min(probs) if probs else None)
 
 
-def _spread(words: list[str], seconds: float) -> list[tuple[float, float, str]]:
-    """Words without times share the chunk by their length (the chunk is speech only)."""
-    sizes = np.array([len(w) + 1 for w in words], float)
+def _spread(words: list[tuple[str, float | None]],
+            seconds: float) -> list[tuple[float, float, str, float | None]]:
+    """Words share the chunk (speech only) by their length: (start, end, word, prob)."""
+    sizes = np.array([len(w.strip()) + 1 for w, _ in words], float)
     edges = seconds * np.concatenate([[0.0], np.cumsum(sizes)]) / max(1.0, sizes.sum())
-    return [(float(a), float(b), f" {w}") for a, b, w in zip(edges[:-1], edges[1:], words)]
+    return [(float(a), float(b), w, p) for a, b, (w, p) in zip(edges[:-1], edges[1:], words)]
 
 
 SENTENCE_END = (".", "?", "!", "。", "？", "！")
-MAX_SEGMENT_S = 12.0   # a segment without a sentence end is cut at a pause past this
-PAUSE_S = 0.6          # a gap between words that ends a segment
+MAX_SEGMENT_S = 12.0   # a segment without a sentence end is cut once this long
 
 
-def sentences(words: list[tuple[float, float, str]]) -> list[list[tuple[float, float, str]]]:
-    """Words with times -> segments: cut after a sentence end, at a pause of PAUSE_S, or
-    at the first gap between words once a segment is MAX_SEGMENT_S long."""
+def sentences(words: list[tuple]) -> list[list[tuple]]:
+    """Words (start, end, word, ...) -> segments: cut after a sentence end, or before the
+    next word once a segment is MAX_SEGMENT_S long."""
     out: list[list] = []
     current: list = []
     for word in words:
-        if current:
-            gap = word[0] - current[-1][1]
-            long = current[-1][1] - current[0][0] >= MAX_SEGMENT_S
-            if current[-1][2].strip().endswith(SENTENCE_END) or gap >= PAUSE_S or \
-                    (long and gap > 0):
-                out.append(current)
-                current = []
+        if current and (current[-1][2].strip().endswith(SENTENCE_END) or
+                        current[-1][1] - current[0][0] >= MAX_SEGMENT_S):
+            out.append(current)
+            current = []
         current.append(word)
     if current:
         out.append(current)

@@ -14,7 +14,7 @@ from ..core.models import Segment
 from .loops import normalize
 
 # a chunk is decoded a second time when one of its segments is this unsure: on tiny.en
-# lectures 6 of 36 chunks (0.8, or a word under 0.2, as first chosen: 29 of 36, and work
+# lectures 0-1 of 36 chunks (0.8, or a word under 0.2, as first chosen: 29 of 36, and work
 # ran at 0.65 of the bare script's x realtime); see docs/quality.md
 DOUBT_MEAN_WORD_PROB = 0.6
 

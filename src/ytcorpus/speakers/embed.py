@@ -74,6 +74,8 @@ class _Encoder:
     def embed(self, mels: np.ndarray) -> np.ndarray:
         """(batch, frames, 40) mel power -> (batch, 256) L2-normed embeddings."""
         torch = self.torch
+        if torch.get_num_threads() != 1:  # OpenMP's count is per calling thread, and
+            torch.set_num_threads(1)      # loading CTranslate2 raised it to one per core
         with torch.inference_mode():
             _, (hidden, _) = self.lstm(torch.from_numpy(mels))
             raw = torch.relu(self.linear(hidden[-1]))

@@ -30,15 +30,20 @@ from .vad import SAMPLE_RATE, stream_speech
 from .batch import EngineLoop
 from .chunks import MAX_CHUNK_S, Chunk, Video, cut_chunks
 from .pool import ChunkPool
-from .prepare import Prepared, PrepareStage, default_prepare_threads, noted_regions
+from .prepare import (Prepared, PrepareStage, default_prepare_threads, noted_regions,
+                      one_blas_thread)
 from .write import Writer, _transcript_builder
 
 _END = object()
 
 
 def want_word_times(engine: Any) -> None:
-    """--diarize splits segments at changes of speaker: engines that can give word times
-    (an optional `word_timestamps` attribute, not part of the plugin contract) give them."""
+    """Subtitles time each cue: engines that can give word times (an optional
+    `word_timestamps` attribute, not part of the plugin contract) give them. Without it
+    a segment's time is its chunk's speech shared by length (the CTranslate2 engine: the
+    alignment pass costs 10-20% on CPU). --diarize does not ask for them: splitting
+    segments at changes of speaker by words' times shared by length scored better
+    against the reference turns than by aligned times (bench/diarize.py), at no cost."""
     if hasattr(engine, "word_timestamps"):
         engine.word_timestamps = True
 
@@ -57,8 +62,17 @@ def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int 
     """See the module docstring; `diarize`: speakers on the segments (ytcorpus.speakers).
     `stats`, when given, receives the pool's peak seconds
     and the batch sizes the engine got (benchmarks and tests read them)."""
-    if diarize:
-        want_word_times(engine)
+    with one_blas_thread():
+        yield from _transcribe_files(engine, paths, prepare_threads=prepare_threads,
+                                     max_seconds=max_seconds, ordered=ordered,
+                                     max_duration=max_duration, language=language,
+                                     stats=stats, diarize=diarize)
+
+
+def _transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int | None,
+                      max_seconds: float | None, ordered: bool, max_duration: float | None,
+                      language: str | None, stats: dict | None, diarize: bool,
+                      ) -> Iterator[tuple[str, Transcript | Exception]]:
     pool = ChunkPool(pool_seconds(engine, max_seconds))
     if stats is not None:
         stats["pool"] = pool  # live: tests watch it

@@ -28,7 +28,7 @@ from .circuit import Circuit
 from .download import Claimer, Downloader, Held
 from .pipeline import pool_seconds
 from .pool import ChunkPool
-from .prepare import PrepareStage, default_prepare_threads
+from .prepare import PrepareStage, default_prepare_threads, one_blas_thread
 from .write import QueueStore, Writer
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,10 @@ class Worker:
                 "engine": self.pool.ready(), "pool_seconds": self.pool.in_flight}
 
     def run(self) -> int:
+        with one_blas_thread():
+            return self._run()
+
+    def _run(self) -> int:
         self.queue.register_worker(self.name, host=socket.gethostname(), device=self.engine.device,
                                    model=self.engine.model_name, lease_s=self.config.lease)
         beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
@@ -317,10 +321,6 @@ def build_worker(args) -> tuple[Worker, Any]:
     engine = load_engine(config.engine, config.model, config.device, batch_size=config.batch_size)
     if hasattr(engine, "second_decoding"):
         engine.second_decoding = config.second_decoding
-    if config.diarize:
-        from .pipeline import want_word_times
-
-        want_word_times(engine)
     name = worker_name(config.name, engine.device)
     staged = None
     if getattr(args, "stage", None):
