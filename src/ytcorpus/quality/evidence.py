@@ -1,14 +1,14 @@
 """Evidence that words were spoken, per segment, from what engines give: word
-probabilities (the teacher-forced probability of each word's tokens) and the agreement
+probabilities (the probability of each word's tokens as decoded) and the agreement
 of a second, different decoding of a doubtful chunk (invented text changes between
-decodings, heard words do not). Engines call `word_probs`, `doubtful` and `agree`;
+decodings, heard words do not). Engines call `doubtful` and `agree`;
 quality.invented turns the evidence into cuts."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from difflib import SequenceMatcher
-from typing import Any, Sequence
+from typing import Sequence
 
 from ..core.models import Segment
 from .loops import normalize
@@ -17,41 +17,6 @@ from .loops import normalize
 # lectures 0-1 of 36 chunks (0.8, or a word under 0.2, as first chosen: 29 of 36, and work
 # ran at 0.65 of the bare script's x realtime); see docs/quality.md
 DOUBT_MEAN_WORD_PROB = 0.6
-
-
-def word_probs(tokenizer: Any, tokens: Sequence[int], probs: Sequence[float]) -> list[float]:
-    """Probability of each word (mean over its tokens, as faster-whisper computes it) of
-    one segment's text tokens; punctuation-only pieces are left out."""
-    if not tokens:
-        return []
-    words, groups = tokenizer.split_to_word_tokens(list(tokens))
-    out, at = [], 0
-    for word, group in zip(words, groups):
-        part = probs[at:at + len(group)]
-        at += len(group)
-        if part and normalize(word):
-            out.append(float(sum(part) / len(part)))
-    return out
-
-
-def text_word_probs(tokenizer: Any, tokens: Sequence[int],
-                    probs: Sequence[float]) -> list[float]:
-    """Probability of each whitespace-separated word of the decoded tokens: the lowest of
-    the tokenizer words that make it up (a word's is the mean over its tokens)."""
-    words, groups = tokenizer.split_to_word_tokens(list(tokens))
-    chars: list[float] = []
-    at = 0
-    for word, group in zip(words, groups):
-        part = probs[at:at + len(group)]
-        at += len(group)
-        chars += [float(sum(part) / len(part)) if part else 1.0] * len(word)
-    text = "".join(words)
-    out, pos = [], 0
-    for w in text.split():
-        start = text.index(w, pos)
-        pos = start + len(w)
-        out.append(min(chars[start:pos]) if chars[start:pos] else 1.0)
-    return out
 
 
 def doubtful(segments: Sequence[Segment]) -> bool:
