@@ -89,3 +89,28 @@ def test_loop_rows_stay_only_when_what_remains_was_heard():
 def _row(t) -> dict:
     return {"video_id": "v", "transcript": t.text, "flags": t.flags,
             "duration_seconds": t.duration, "language": t.language}
+
+
+def test_a_second_decoding_that_skipped_a_stretch_is_no_evidence_against_it():
+    from ytcorpus.quality.evidence import agree, skips
+
+    segs = [Segment(0.0, 3.0, "A press with movable metal type."),
+            Segment(3.0, 8.0, "Suddenly a workshop could produce hundreds of copies."),
+            Segment(8.0, 12.0, "His famous rival printed about a hundred copies."),
+            Segment(12.0, 16.0, "Within fifty years there were print shops everywhere.")]
+    # beam search started at the third sentence: the first two were not compared
+    skipped = agree(segs, "His famous rival printed about a hundred copies. Within fifty "
+                          "years there were print shops everywhere.")
+    assert [s.agreement for s in skipped] == [None, None, 1.0, 1.0]
+    assert skips(segs, "His famous rival printed about a hundred copies.")
+    # a decoding that wrote other words throughout disagrees with every segment
+    other = agree(segs, "We are now on the way to the water. We are now on the way.")
+    assert all(s.agreement is not None and s.agreement < 0.35 for s in other)
+    # the same words with a few changed: compared, segment by segment
+    close = agree(segs, "A press with movable type. Suddenly a workshop could make "
+                        "hundreds of copies. His famous rival printed about a hundred "
+                        "copies. Within fifty years there were print shops everywhere.")
+    assert all(s.agreement is not None and s.agreement > 0.7 for s in close)
+    assert not skips(segs, "A press with movable type. Suddenly a workshop could make "
+                           "hundreds of copies. His famous rival printed about a hundred "
+                           "copies. Within fifty years there were print shops everywhere.")

@@ -225,8 +225,9 @@ class CTranslate2Engine:
         """The second decoding of doubtful chunks: each segment carries the share of its
         words the other decoding also wrote. Where both decodings pass as heard words
         (quality.invented), the chunk keeps the one the model finds more likely (beam
-        search usually wins where greedy stumbled, as in noise); where the first does
-        not, it stays as it is and is judged (cut) as invented."""
+        search usually wins where greedy stumbled, as in noise) unless the second
+        skipped a stretch (evidence.skips); where the first does not, it stays as it is
+        and is judged (cut) as invented."""
         _, again = self._again(encoded, group, feats, tokenizer, second)
         better = []
         for j, (k, o) in enumerate(zip(group, again)):
@@ -234,7 +235,8 @@ class CTranslate2Engine:
             mine = evidence.agree(first[k], text)
             first[k] = mine
             if text.strip() and mine and o["avg_logprob"] > mine[0].avg_logprob \
-                    and not _loops(tokenizer, o) and not any(is_invented(s) for s in mine):
+                    and not _loops(tokenizer, o) and not evidence.skips(mine, text) \
+                    and not any(is_invented(s) for s in mine):
                 better.append(j)
         if not better:
             return

@@ -29,24 +29,48 @@ def doubtful(segments: Sequence[Segment]) -> bool:
     return False
 
 
+# a decoding without timestamps may skip a stretch of its chunk (beam search on a
+# conversation dropped its first 12 s): when the other decoding is, in order, mostly
+# words of this one (SPAN_SHARE of them, at least SPAN_WORDS), the segments wholly outside
+# the stretch it matched were not decoded by it, and get no agreement (not 0)
+SPAN_SHARE = 0.8
+SPAN_WORDS = 5
+
+
 def agree(segments: Sequence[Segment], other: str) -> list[Segment]:
     """The segments of one chunk, each with the share of its words that the other
     decoding of the same chunk also wrote, in the same order (difflib's matching blocks
-    over normalized words)."""
+    over normalized words); None for segments the other decoding skipped (above)."""
     mine: list[str] = []
     owner: list[int] = []
     for k, seg in enumerate(segments):
         for w in normalize(seg.text).split():
             mine.append(w)
             owner.append(k)
+    theirs = normalize(other).split()
     matched = [0] * len(segments)
-    blocks = SequenceMatcher(None, mine, normalize(other).split(),
-                             autojunk=False).get_matching_blocks()
+    blocks = [b for b in SequenceMatcher(None, mine, theirs, autojunk=False)
+              .get_matching_blocks() if b.size]
     for block in blocks:
         for j in range(block.a, block.a + block.size):
             matched[owner[j]] += 1
     totals = [0] * len(segments)
     for k in owner:
         totals[k] += 1
-    return [replace(s, agreement=round(matched[k] / totals[k], 3) if totals[k] else None)
+    skipped: set[int] = set()
+    covered = sum(b.size for b in blocks)
+    if covered >= SPAN_WORDS and covered >= SPAN_SHARE * len(theirs):
+        lo, hi = blocks[0].a, blocks[-1].a + blocks[-1].size
+        skipped = {k for k in range(len(segments))
+                   if totals[k] and all(not lo <= j < hi
+                                        for j, o in enumerate(owner) if o == k)}
+    return [replace(s, agreement=None if k in skipped else
+                    round(matched[k] / totals[k], 3) if totals[k] else None)
             for k, s in enumerate(segments)]
+
+
+def skips(segments: Sequence[Segment], other: str) -> bool:
+    """Whether the other decoding wrote much less than these segments (SPAN_SHARE of
+    their words): it skipped a stretch, and must not replace them."""
+    words = sum(len(normalize(s.text).split()) for s in segments)
+    return len(normalize(other).split()) < SPAN_SHARE * words
