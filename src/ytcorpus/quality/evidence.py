@@ -61,9 +61,10 @@ def agree(segments: Sequence[Segment], other: str) -> list[Segment]:
     covered = sum(b.size for b in blocks)
     if covered >= SPAN_WORDS and covered >= SPAN_SHARE * len(theirs):
         lo, hi = blocks[0].a, blocks[-1].a + blocks[-1].size
-        skipped = {k for k in range(len(segments))
-                   if totals[k] and all(not lo <= j < hi
-                                        for j, o in enumerate(owner) if o == k)}
+        first: dict[int, int] = {}
+        for j, k in enumerate(owner):  # a segment's words are contiguous in `mine`
+            first.setdefault(k, j)
+        skipped = {k for k, j in first.items() if j + totals[k] <= lo or j >= hi}
     return [replace(s, agreement=None if k in skipped else
                     round(matched[k] / totals[k], 3) if totals[k] else None)
             for k, s in enumerate(segments)]

@@ -62,17 +62,6 @@ def transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int 
     """See the module docstring; `diarize`: speakers on the segments (ytcorpus.speakers).
     `stats`, when given, receives the pool's peak seconds
     and the batch sizes the engine got (benchmarks and tests read them)."""
-    with one_blas_thread():
-        yield from _transcribe_files(engine, paths, prepare_threads=prepare_threads,
-                                     max_seconds=max_seconds, ordered=ordered,
-                                     max_duration=max_duration, language=language,
-                                     stats=stats, diarize=diarize)
-
-
-def _transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int | None,
-                      max_seconds: float | None, ordered: bool, max_duration: float | None,
-                      language: str | None, stats: dict | None, diarize: bool,
-                      ) -> Iterator[tuple[str, Transcript | Exception]]:
     pool = ChunkPool(pool_seconds(engine, max_seconds))
     if stats is not None:
         stats["pool"] = pool  # live: tests watch it
@@ -116,21 +105,22 @@ def _transcribe_files(engine: Any, paths: Iterable[str], *, prepare_threads: int
             writer.finish()
             out.put(_END)
 
-    stage.start()
-    runner = threading.Thread(target=engine_thread, name="engine", daemon=True)
-    runner.start()
-    try:
-        yield from _results(out, order, ordered)
-        if errors:
-            raise errors[0]
-    finally:
-        stop.set()
-        pool.abort()
-        inputs.stop(timeout=1.0)
-        runner.join(timeout=5.0)
-        if stats is not None:
-            stats.update(peak_seconds=pool.peak, max_seconds=pool.max_seconds,
-                         batches=list(loop.batches), engine_s=loop.busy_s)
+    with one_blas_thread():
+        stage.start()
+        runner = threading.Thread(target=engine_thread, name="engine", daemon=True)
+        runner.start()
+        try:
+            yield from _results(out, order, ordered)
+            if errors:
+                raise errors[0]
+        finally:
+            stop.set()
+            pool.abort()
+            inputs.stop(timeout=1.0)
+            runner.join(timeout=5.0)
+            if stats is not None:
+                stats.update(peak_seconds=pool.peak, max_seconds=pool.max_seconds,
+                             batches=list(loop.batches), engine_s=loop.busy_s)
 
 
 class _Sink:
